@@ -1,0 +1,80 @@
+/*
+ * config.h — pg_rest configuration.
+ *
+ * The file uses libconfig syntax with PostgREST's key names, so an existing
+ * postgrest.conf ("key = value" lines, # comments) loads unchanged.  PGRST_*
+ * environment variables (upper-case key, '-' and '.' -> '_') override the
+ * file.  See man/pg_rest.conf.5.
+ */
+#ifndef PGR_CONFIG_H
+#define PGR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_CRIT = 0,
+	LOG_ERROR = 1,
+	LOG_WARN = 2,
+	LOG_INFO = 3,
+	LOG_DEBUG = 4,
+};
+
+struct config {
+	char *source;              /* path of the file read, "" if none */
+
+	/* database */
+	char *db_uri;              /* libpq URI or key=value string */
+	char **db_schemas;         /* exposed schemas, first = default */
+	int n_db_schemas;
+	char *db_anon_role;        /* NULL = anonymous access disabled */
+	char **db_extra_search_path; /* default: public */
+	int n_db_extra_search_path;
+	long db_max_rows;          /* -1 = unlimited */
+	char *db_pre_request;      /* "schema.fn" or "fn", NULL = none */
+	char *db_pre_request_schema;   /* split form of db_pre_request; schema NULL if unqualified */
+	char *db_pre_request_name;
+	bool db_use_legacy_gucs;   /* request.jwt.claim.<name> GUCs, default true */
+	bool db_prepared_statements;   /* default true */
+	char *db_channel;          /* LISTEN channel, default "pgrst" */
+	bool db_channel_enabled;   /* default true */
+	char *db_tx_end;           /* commit | commit-allow-override | rollback | rollback-allow-override */
+
+	/* auth */
+	unsigned char *jwt_secret; /* key bytes (base64-decoded when asked), NULL = no secret */
+	size_t jwt_secret_len;
+	bool jwt_secret_is_base64;
+	char *jwt_aud;             /* NULL = any audience */
+	char *role_claim_key;      /* JSPath, default ".role" (jwt-role-claim-key / role-claim-key) */
+	bool jwt_optional;         /* pg_rest: secret set + no token -> anon instead of 401 */
+
+	/* openapi / misc */
+	char *openapi_mode;        /* follow-privileges | ignore-privileges | disabled */
+	char *openapi_server_proxy_uri;
+	long max_body_bytes;       /* pg_rest: largest request body accepted, default 10 MiB */
+	enum log_level log_level;  /* default error */
+
+	/*
+	 * app.settings.* keys (file) and PGRST_APP_SETTINGS_* variables: each
+	 * is set as a transaction-local GUC for every request, as PostgREST
+	 * does.  Names are full GUC names ("app.settings.jwt_secret").
+	 */
+	char **app_settings_names;
+	char **app_settings_values;
+	int n_app_settings;
+};
+
+/*
+ * Load the configuration.  path may be NULL (defaults + environment only).
+ * envp is the environment to read PGRST_* overrides from (normally environ).
+ * On failure returns -1 and writes a one-line message naming the file, the
+ * line and the key into err, and leaves cfg zeroed.  Warnings (keys that
+ * mean nothing behind FastCGI) are written one per line into warn (may be
+ * NULL).  cfg need not be initialised; everything in it is malloc'd and
+ * released by config_free(), which leaves it zeroed and reusable.
+ */
+int config_load(struct config *cfg, const char *path, char *const *envp,
+		char *err, size_t errlen, char *warn, size_t warnlen);
+void config_free(struct config *cfg);
+
+#endif

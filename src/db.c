@@ -1,0 +1,344 @@
+/*
+ * db.c — connection, prepared-statement cache and the one-round-trip
+ * transaction.
+ *
+ * Why pipeline mode: PostgREST sends BEGIN, the settings, the query and
+ * COMMIT as separate round trips (about four per request).  Queued in one
+ * pipeline with a single Sync they cost one.  With an explicit BEGIN an
+ * error leaves the session in an aborted transaction after the Sync, so
+ * the error path sends one ROLLBACK afterwards (a second round trip only
+ * when something already went wrong).
+ */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* ------------------------------------------------------------------ */
+/* prepared statement cache: statement text -> server-side name        */
+
+#define CACHE_SLOTS 1024        /* power of two */
+#define CACHE_MAX_ENTRIES 700   /* beyond this, statements go unnamed */
+
+struct cache_entry {
+	char *sql;                  /* malloc'd, NULL = empty slot */
+	char name[16];
+	bool prepared;              /* the server has it */
+};
+
+struct stmt_cache {
+	struct cache_entry slots[CACHE_SLOTS];
+	int used;
+	int next_id;
+};
+
+static unsigned long hash_text(const char *s)
+{
+	unsigned long h = 5381;
+
+	for (; *s; s++)
+		h = h * 33 ^ (unsigned char)*s;
+	return h;
+}
+
+static void cache_clear(struct stmt_cache *c)
+{
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		free(c->slots[i].sql);
+		c->slots[i].sql = NULL;
+		c->slots[i].prepared = false;
+	}
+	c->used = 0;
+}
+
+/* The entry for sql, created (not yet prepared) if there is room; NULL if full. */
+static struct cache_entry *cache_get(struct stmt_cache *c, const char *sql)
+{
+	unsigned long i = hash_text(sql) & (CACHE_SLOTS - 1);
+
+	for (;;) {
+		struct cache_entry *e = &c->slots[i];
+
+		if (e->sql == NULL) {
+			if (c->used >= CACHE_MAX_ENTRIES)
+				return NULL;
+			e->sql = strdup(sql);
+			if (e->sql == NULL)
+				return NULL;
+			snprintf(e->name, sizeof(e->name), "pgr_%d", c->next_id++);
+			e->prepared = false;
+			c->used++;
+			return e;
+		}
+		if (strcmp(e->sql, sql) == 0)
+			return e;
+		i = (i + 1) & (CACHE_SLOTS - 1);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* connection                                                         */
+
+void db_init(struct db *db, const struct config *cfg)
+{
+	memset(db, 0, sizeof(*db));
+	db->cfg = cfg;
+	db->cache = calloc(1, sizeof(*db->cache));
+	if (db->cache == NULL) {
+		log_msg(LOG_CRIT, "out of memory");
+		abort();
+	}
+}
+
+void db_close(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	if (db->cache != NULL) {
+		cache_clear(db->cache);
+		free(db->cache);
+		db->cache = NULL;
+	}
+}
+
+static void db_drop(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	cache_clear(db->cache);
+}
+
+static bool db_connect(struct db *db)
+{
+	const char *keys[5], *vals[5];
+	int k = 0;
+
+	/* ours first: what the URI says overrides them … */
+	keys[k] = "connect_timeout", vals[k++] = "5";
+	keys[k] = "fallback_application_name", vals[k++] = "pg_rest";
+	if (db->cfg->db_uri != NULL && db->cfg->db_uri[0] != '\0')
+		keys[k] = "dbname", vals[k++] = db->cfg->db_uri;
+	/* … except the encoding: identifier quoting assumes UTF-8 */
+	keys[k] = "client_encoding", vals[k++] = "UTF8";
+	keys[k] = NULL, vals[k] = NULL;
+
+	db_drop(db);
+	db->last_attempt = time(NULL);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		snprintf(db->last_error, sizeof(db->last_error), "%s",
+			 PQerrorMessage(db->conn));
+		/* one line in the log: libpq messages end with a newline */
+		db->last_error[strcspn(db->last_error, "\n")] = '\0';
+		if (db->failures == 0)
+			log_error("could not connect to the database: %s", db->last_error);
+		db->failures++;
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return false;
+	}
+	if (db->failures > 0)
+		log_info("connected to the database after %d failed attempts", db->failures);
+	db->failures = 0;
+	return true;
+}
+
+bool db_ensure(struct db *db, struct http_error *err, struct arena *a)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return true;
+	/* while the database is down, try at most once a second */
+	if (db->failures == 0 || time(NULL) - db->last_attempt >= 1) {
+		if (db_connect(db))
+			return true;
+	}
+	http_error_set(err, 503, "PGRST000", "Could not connect with the database",
+		       arena_strdup(a, db->last_error[0] ? db->last_error : NULL), NULL);
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* the pipeline                                                       */
+
+enum item_kind { ITEM_PREPARE, ITEM_EXEC };
+
+struct item {
+	enum item_kind kind;
+	struct cache_entry *entry;  /* for ITEM_PREPARE */
+	int stmt;                   /* index into stmts, -1 for BEGIN/COMMIT */
+};
+
+static bool send_stmt(struct db *db, const char *sql, int nparams, const char *const *values,
+		      struct item *items, int *n_items, int stmt)
+{
+	struct cache_entry *e = db->cfg->db_prepared_statements ? cache_get(db->cache, sql) : NULL;
+
+	if (e == NULL) {
+		items[*n_items].kind = ITEM_EXEC;
+		items[*n_items].entry = NULL;
+		items[*n_items].stmt = stmt;
+		(*n_items)++;
+		return PQsendQueryParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0) == 1;
+	}
+	if (!e->prepared) {
+		items[*n_items].kind = ITEM_PREPARE;
+		items[*n_items].entry = e;
+		items[*n_items].stmt = stmt;
+		(*n_items)++;
+		if (PQsendPrepare(db->conn, e->name, sql, nparams, NULL) != 1)
+			return false;
+		/* assume success; the result below corrects it */
+		e->prepared = true;
+	}
+	items[*n_items].kind = ITEM_EXEC;
+	items[*n_items].entry = NULL;
+	items[*n_items].stmt = stmt;
+	(*n_items)++;
+	return PQsendQueryPrepared(db->conn, e->name, nparams, values, NULL, NULL, 0) == 1;
+}
+
+static void error_from_result(PGresult *res, bool as_anon, struct http_error *err, struct arena *a)
+{
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	http_error_set(err, pg_error_status(st, msg, as_anon),
+		       arena_strdup(a, st ? st : "PGRSTX00"),
+		       arena_strdup(a, msg ? msg : PQresultErrorMessage(res)),
+		       arena_strdup(a, PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)),
+		       arena_strdup(a, PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)));
+	if (err->status == 401)
+		err->www_authenticate = "Bearer";
+}
+
+static void connection_error(struct db *db, struct http_error *err, struct arena *a)
+{
+	const char *msg = db->conn ? PQerrorMessage(db->conn) : "no connection";
+
+	http_error_set(err, 503, "PGRST001", "Database client error. Retrying the connection.",
+		       arena_strndup(a, msg, strcspn(msg, "\n")), NULL);
+	log_error("database connection lost: %.*s", (int)strcspn(msg, "\n"), msg);
+	db_drop(db);
+}
+
+/* Read every result of the pipeline; keep the main one. */
+static PGresult *collect(struct db *db, const struct item *items, int n_items, int main_index,
+			 bool as_anon, struct http_error *err, struct arena *a, bool *broken)
+{
+	PGresult *main_res = NULL;
+	bool failed = false;
+
+	for (int i = 0; i < n_items; i++) {
+		PGresult *res = PQgetResult(db->conn);
+
+		if (res == NULL) {
+			*broken = true;
+			break;
+		}
+		ExecStatusType st = PQresultStatus(res);
+
+		if (items[i].kind == ITEM_PREPARE && st != PGRES_COMMAND_OK)
+			items[i].entry->prepared = false;
+		if (st == PGRES_FATAL_ERROR && !failed) {
+			failed = true;
+			error_from_result(res, as_anon, err, a);
+		}
+		if (items[i].kind == ITEM_EXEC && items[i].stmt == main_index && !failed &&
+		    st == PGRES_TUPLES_OK) {
+			main_res = res;
+		} else {
+			PQclear(res);
+		}
+		/* each command's results end with NULL in pipeline mode */
+		while ((res = PQgetResult(db->conn)) != NULL)
+			PQclear(res);
+	}
+	if (!*broken) {
+		PGresult *sync = PQgetResult(db->conn);
+
+		if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+			*broken = true;
+		PQclear(sync);
+	}
+	if (*broken || PQstatus(db->conn) != CONNECTION_OK) {
+		*broken = true;
+		PQclear(main_res);
+		return NULL;
+	}
+	if (failed) {
+		PQclear(main_res);
+		return NULL;
+	}
+	return main_res;
+}
+
+static PGresult *run_once(struct db *db, bool read_only, bool rollback,
+			  const struct db_stmt *stmts, int n, int main_index,
+			  bool as_anon, struct http_error *err, struct arena *a, bool *broken)
+{
+	struct item *items = arena_alloc(a, sizeof(*items) * (size_t)(2 * n + 4));
+	int n_items = 0;
+	bool ok;
+
+	*broken = false;
+	if (PQenterPipelineMode(db->conn) != 1) {
+		*broken = true;
+		return NULL;
+	}
+	ok = send_stmt(db, read_only ? "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
+				     : "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
+		       0, NULL, items, &n_items, -1);
+	for (int i = 0; ok && i < n; i++)
+		ok = send_stmt(db, stmts[i].sql, stmts[i].nparams, stmts[i].values,
+			       items, &n_items, i);
+	ok = ok && send_stmt(db, rollback ? "ROLLBACK" : "COMMIT", 0, NULL, items, &n_items, -1);
+	ok = ok && PQpipelineSync(db->conn) == 1;
+	if (!ok) {
+		*broken = true;
+		return NULL;
+	}
+
+	PGresult *res = collect(db, items, n_items, main_index, as_anon, err, a, broken);
+
+	if (*broken)
+		return NULL;
+	PQexitPipelineMode(db->conn);
+	if (res == NULL && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		PGresult *rb = PQexec(db->conn, "ROLLBACK");
+
+		PQclear(rb);
+	}
+	return res;
+}
+
+PGresult *db_run(struct db *db, bool read_only, bool rollback,
+		 const struct db_stmt *stmts, int n, int main_index,
+		 bool as_anon, struct http_error *err, struct arena *a)
+{
+	bool broken;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!db_ensure(db, err, a))
+			return NULL;
+		err->status = 0;
+		PGresult *res = run_once(db, read_only, rollback, stmts, n, main_index,
+					 as_anon, err, a, &broken);
+
+		if (!broken)
+			return res;
+		connection_error(db, err, a);
+		/*
+		 * A read-only transaction that died with its connection changed
+		 * nothing: run it again on a new connection.  A write might have
+		 * committed before the connection died, so it is not repeated.
+		 */
+		if (!read_only)
+			break;
+	}
+	return NULL;
+}

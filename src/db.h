@@ -1,0 +1,59 @@
+/*
+ * db.h — the worker's one connection to PostgreSQL.
+ *
+ * Each worker holds exactly one libpq connection as the authenticator
+ * role.  A request runs as one transaction sent in one round trip: BEGIN,
+ * the settings statement, db-pre-request, the main statement and COMMIT
+ * are queued in libpq pipeline mode and flushed together with one Sync.
+ * Statements are prepared once per connection and reused (named prepared
+ * statements keyed by their text), unless db-prepared-statements is off.
+ */
+#ifndef PGR_DB_H
+#define PGR_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "response.h"
+
+struct stmt_cache;
+
+struct db {
+	PGconn *conn;
+	const struct config *cfg;
+	struct stmt_cache *cache;
+	time_t last_attempt;        /* last connection attempt */
+	int failures;               /* consecutive failed attempts, for backoff */
+	char last_error[256];       /* why the last connection attempt failed */
+};
+
+struct db_stmt {
+	const char *sql;
+	int nparams;
+	const char *const *values;
+};
+
+void db_init(struct db *db, const struct config *cfg);
+void db_close(struct db *db);
+
+/*
+ * Make sure the connection is up.  Reconnects when it is down, but not
+ * more often than the backoff allows; returns false (err = 503 PGRST000)
+ * when there is no connection to use for this request.
+ */
+bool db_ensure(struct db *db, struct http_error *err, struct arena *a);
+
+/*
+ * Run stmts inside BEGIN … COMMIT in one round trip.  On success returns
+ * the PGresult of stmts[main_index] (caller PQclear()s it).  On failure
+ * returns NULL with err filled from the first error (status mapped with
+ * pg_error_status(), as_anon for 42501), and the transaction rolled back.
+ * With rollback = true the transaction ends in ROLLBACK instead of COMMIT.
+ */
+PGresult *db_run(struct db *db, bool read_only, bool rollback,
+		 const struct db_stmt *stmts, int n, int main_index,
+		 bool as_anon, struct http_error *err, struct arena *a);
+
+#endif

@@ -1,0 +1,469 @@
+/*
+ * handler.c — route a request through the stages and answer it.
+ */
+#include "handler.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "json.h"
+#include "log.h"
+#include "query.h"
+#include "request.h"
+#include "response.h"
+#include "sqlbuild.h"
+
+/* everything one request needs, in one place */
+struct ctx {
+	struct worker *w;
+	const struct config *cfg;
+	struct arena *a;
+	struct request req;
+	struct response resp;
+	struct http_error err;
+	struct auth_result auth;
+	const char *schema;         /* the schema the request runs in */
+	bool profile_header;        /* answer with Content-Profile */
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                      */
+
+static int fail(struct ctx *c)
+{
+	if (c->err.status >= 500)
+		log_error("%s %s: %d %s: %s", c->req.method, c->req.path, c->err.status,
+			  c->err.code, c->err.message);
+	else
+		log_info("%s %s: %d %s: %s", c->req.method, c->req.path, c->err.status,
+			 c->err.code, c->err.message);
+	return response_error(&c->resp, &c->err);
+}
+
+static int fail_with(struct ctx *c, int status, const char *code, const char *message,
+		     const char *details, const char *hint)
+{
+	http_error_set(&c->err, status, code, message, details, hint);
+	return fail(c);
+}
+
+/* Read exactly CONTENT_LENGTH bytes; a short read means the client left. */
+static int read_body(struct ctx *c, FCGX_Stream *in)
+{
+	long long n = c->req.content_length;
+
+	if (n <= 0)
+		return 0;
+	if (n > c->cfg->max_body_bytes)
+		return fail_with(c, 413, "PGRST413", "Payload Too Large",
+				 arena_printf(c->a, "The request body has %lld bytes; the limit is %ld.",
+					      n, c->cfg->max_body_bytes),
+				 "Raise max-body-bytes in the configuration."), -1;
+	char *buf = arena_alloc(c->a, (size_t)n + 1);
+	int got = FCGX_GetStr(buf, (int)n, in);
+
+	if (got != n) {
+		log_info("request body cut short (%d of %lld bytes): client gone", got, n);
+		return -1;
+	}
+	buf[n] = '\0';
+	c->req.body = buf;
+	c->req.body_len = (size_t)n;
+	return 0;
+}
+
+/* a header value's comma-separated items, trimmed */
+static bool list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = list; p && *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t len = strcspn(p, ",");
+		size_t t = len;
+
+		while (t > 0 && p[t - 1] == ' ')
+			t--;
+		if (t == n && strncasecmp(p, item, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* schema selection: Accept-Profile / Content-Profile                 */
+
+static int choose_schema(struct ctx *c, bool reading)
+{
+	const char *want = request_header(&c->req, reading ? "accept-profile" : "content-profile");
+
+	c->schema = c->cfg->db_schemas[0];
+	c->profile_header = c->cfg->n_db_schemas > 1;
+	if (want == NULL || want[0] == '\0')
+		return 0;
+	for (int i = 0; i < c->cfg->n_db_schemas; i++) {
+		if (strcmp(c->cfg->db_schemas[i], want) == 0) {
+			c->schema = c->cfg->db_schemas[i];
+			c->profile_header = true;
+			return 0;
+		}
+	}
+	struct sbuf list;
+
+	sbuf_init(&list, c->a, 64);
+	for (int i = 0; i < c->cfg->n_db_schemas; i++)
+		sbuf_printf(&list, "%s%s", i ? ", " : "", c->cfg->db_schemas[i]);
+	return fail_with(c, 406, "PGRST106",
+			 arena_printf(c->a, "The schema must be one of the following: %s", list.data),
+			 NULL, NULL), -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Accept                                                             */
+
+/* Only JSON for now; anything the client accepts that includes it is fine. */
+static int check_accept(struct ctx *c)
+{
+	const char *accept = request_header(&c->req, "accept");
+
+	if (accept == NULL || accept[0] == '\0')
+		return 0;
+	for (const char *p = accept; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t len = strcspn(p, ",;");
+		size_t t = len;
+
+		while (t > 0 && p[t - 1] == ' ')
+			t--;
+		if ((t == 3 && strncmp(p, "*/*", 3) == 0) ||
+		    (t == 13 && strncasecmp(p, "application/*", 13) == 0) ||
+		    (t == 16 && strncasecmp(p, "application/json", 16) == 0))
+			return 0;
+		p += strcspn(p, ",");
+	}
+	return fail_with(c, 406, "PGRST107",
+			 arena_printf(c->a, "None of these media types are available: %s", accept),
+			 NULL, NULL), -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* the settings statement's values                                    */
+
+static const char *search_path_value(struct ctx *c)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, c->a, 64);
+	sql_ident(&b, c->schema);
+	for (int i = 0; i < c->cfg->n_db_extra_search_path; i++) {
+		sbuf_puts(&b, ", ");
+		sql_ident(&b, c->cfg->db_extra_search_path[i]);
+	}
+	return b.data;
+}
+
+static const char *headers_json(struct ctx *c)
+{
+	struct sbuf b;
+
+	sbuf_init(&b, c->a, 512);
+	sbuf_putc(&b, '{');
+	for (int i = 0; i < c->req.n_headers; i++) {
+		if (i > 0)
+			sbuf_putc(&b, ',');
+		json_put_string(&b, c->req.headers[i].name);
+		sbuf_putc(&b, ':');
+		json_put_string(&b, c->req.headers[i].value);
+	}
+	sbuf_putc(&b, '}');
+	return b.data;
+}
+
+/* "a=1; b=2" -> {"a":"1","b":"2"} */
+static const char *cookies_json(struct ctx *c)
+{
+	struct sbuf b;
+	int n = 0;
+
+	sbuf_init(&b, c->a, 128);
+	sbuf_putc(&b, '{');
+	for (const char *p = c->req.cookie; p && *p;) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		size_t len = strcspn(p, ";");
+		const char *eq = memchr(p, '=', len);
+
+		if (eq != NULL && eq > p) {
+			if (n++ > 0)
+				sbuf_putc(&b, ',');
+			json_put_string(&b, arena_strndup(c->a, p, (size_t)(eq - p)));
+			sbuf_putc(&b, ':');
+			json_put_string(&b, arena_strndup(c->a, eq + 1, len - (size_t)(eq - p) - 1));
+		}
+		p += len;
+	}
+	sbuf_putc(&b, '}');
+	return b.data;
+}
+
+/*
+ * The statements before the main one: settings, then db-pre-request.
+ * Returns how many were written to stmts.
+ */
+static int preamble(struct ctx *c, struct db_stmt *stmts)
+{
+	const char **v = arena_alloc(c->a, sizeof(*v) * SQL_TX_SETTINGS_NPARAMS);
+	int n = 0;
+
+	v[0] = search_path_value(c);
+	v[1] = c->auth.role;
+	v[2] = c->auth.claims_json;
+	v[3] = c->req.method;
+	v[4] = c->req.path;
+	v[5] = headers_json(c);
+	v[6] = cookies_json(c);
+	v[7] = c->cfg->db_use_legacy_gucs ? "true" : "false";
+	stmts[n].sql = SQL_TX_SETTINGS;
+	stmts[n].nparams = SQL_TX_SETTINGS_NPARAMS;
+	stmts[n].values = v;
+	n++;
+	if (c->cfg->db_pre_request_name != NULL) {
+		stmts[n].sql = sqlbuild_pre_request(c->a, c->cfg->db_pre_request_schema,
+						    c->cfg->db_pre_request_name);
+		stmts[n].nparams = 0;
+		stmts[n].values = NULL;
+		n++;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* response.headers / response.status set by SQL                      */
+
+static int apply_response_gucs(struct ctx *c, const char *headers, const char *status)
+{
+	if (status != NULL) {
+		char *end;
+		long s = strtol(status, &end, 10);
+
+		if (*end != '\0' || s < 100 || s > 599)
+			return fail_with(c, 500, "PGRST112",
+					 "response.status guc must be a valid status code", NULL, NULL), -1;
+		c->resp.status = (int)s;
+	}
+	if (headers == NULL)
+		return 0;
+
+	json_object *arr = json_tokener_parse(headers);
+	bool ok = arr != NULL && json_object_is_type(arr, json_type_array);
+
+	for (size_t i = 0; ok && i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(o, json_type_object) || json_object_object_length(o) != 1) {
+			ok = false;
+			break;
+		}
+		json_object_object_foreach(o, key, val) {
+			if (!json_object_is_type(val, json_type_string)) {
+				ok = false;
+				break;
+			}
+			response_header(&c->resp, arena_strdup(c->a, key),
+					arena_strdup(c->a, json_object_get_string(val)));
+		}
+	}
+	json_object_put(arr);
+	if (!ok)
+		return fail_with(c, 500, "PGRST111",
+				 "response.headers guc must be a JSON array composed of objects with a single key and a string value",
+				 NULL, NULL), -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET / HEAD on a table or view                                      */
+
+struct prefer {
+	bool count_exact;
+};
+
+static void parse_prefer(struct ctx *c, struct prefer *p)
+{
+	const char *v = request_header(&c->req, "prefer");
+
+	memset(p, 0, sizeof(*p));
+	if (v == NULL)
+		return;
+	p->count_exact = list_has(v, "count=exact");
+}
+
+static const char *getval(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
+}
+
+static int respond_read(struct ctx *c, PGresult *res, const struct query *q, const struct prefer *pf)
+{
+	long long page = atoll(PQgetvalue(res, 0, 1));
+	const char *total_s = getval(res, 0);
+	long long total = total_s ? atoll(total_s) : -1;
+	long long offset = q->levels[0].offset;
+	const char *body = getval(res, 2);
+
+	if (total >= 0 && page == 0 && offset > 0 && offset >= total && total >= 0) {
+		response_headerf(&c->resp, "Content-Range", "*/%lld", total);
+		return fail_with(c, 416, "PGRST103", "Requested range not satisfiable",
+				 arena_printf(c->a, "An offset of %lld was requested, but there are only %lld rows.",
+					      offset, total),
+				 NULL);
+	}
+	c->resp.status = (total >= 0 && page < total) ? 206 : 200;
+	response_header(&c->resp, "Content-Type", "application/json; charset=utf-8");
+	if (page > 0)
+		response_headerf(&c->resp, "Content-Range", "%lld-%lld/%s", offset, offset + page - 1,
+				 total >= 0 ? arena_printf(c->a, "%lld", total) : "*");
+	else
+		response_headerf(&c->resp, "Content-Range", "*/%s",
+				 total >= 0 ? arena_printf(c->a, "%lld", total) : "*");
+	if (pf->count_exact)
+		response_header(&c->resp, "Preference-Applied", "count=exact");
+	if (c->profile_header)
+		response_header(&c->resp, "Content-Profile", c->schema);
+	if (apply_response_gucs(c, getval(res, 3), getval(res, 4)) < 0)
+		return -1;
+	return response_send(&c->resp, body, body ? strlen(body) : 0);
+}
+
+static int handle_read(struct ctx *c, const char *relation, bool head)
+{
+	struct query q;
+	struct prefer pf;
+	struct sql s;
+	struct db_stmt stmts[3];
+
+	if (check_accept(c) < 0)
+		return -1;
+	if (query_parse(c->req.query_string, c->a, &q, &c->err) < 0)
+		return fail(c);
+	parse_prefer(c, &pf);
+
+	struct read_spec spec = {
+		.schema = c->schema,
+		.relation = relation,
+		.max_rows = c->cfg->db_max_rows,
+		.head = head,
+		.count_exact = pf.count_exact,
+	};
+
+	sql_init(&s, c->a);
+	if (sqlbuild_read(&s, &q, &spec, &c->err) < 0)
+		return fail(c);
+
+	int n = preamble(c, stmts);
+
+	stmts[n].sql = s.text.data;
+	stmts[n].nparams = s.n_values;
+	stmts[n].values = s.values;
+	n++;
+
+	PGresult *res = db_run(&c->w->db, true, false, stmts, n, n - 1, c->auth.is_anon,
+			       &c->err, c->a);
+
+	if (res == NULL)
+		return fail(c);
+	int rc = respond_read(c, res, &q, &pf);
+
+	PQclear(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* routing                                                            */
+
+static int handle_options(struct ctx *c)
+{
+	c->resp.status = 200;
+	response_header(&c->resp, "Allow", "OPTIONS,GET,HEAD");
+	return response_send(&c->resp, NULL, 0);
+}
+
+static int not_implemented(struct ctx *c, const char *what)
+{
+	return fail_with(c, 400, "PGRST127", "Feature not implemented",
+			 arena_printf(c->a, "%s is not supported by this version of pg_rest yet", what),
+			 NULL);
+}
+
+static int route(struct ctx *c)
+{
+	const char *m = c->req.method;
+	const char *path = c->req.path;
+	bool read = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+	bool write = strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0 ||
+		     strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+
+	if (!read && !write && strcmp(m, "OPTIONS") != 0)
+		return fail_with(c, 405, "PGRST117",
+				 arena_printf(c->a, "Unsupported HTTP method: %s", m), NULL, NULL);
+
+	/* "/items" -> "items"; a trailing slash is tolerated */
+	const char *name = path[0] == '/' ? path + 1 : path;
+	size_t len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '/')
+		name = arena_strndup(c->a, name, len - 1);
+
+	if (name[0] == '\0')
+		return not_implemented(c, "The OpenAPI description at the root path");
+	if (strncmp(name, "rpc/", 4) == 0)
+		return not_implemented(c, "Calling functions (/rpc)");
+	if (strchr(name, '/') != NULL)
+		return fail_with(c, 404, "PGRST125",
+				 arena_printf(c->a, "Invalid path specified in request URL"),
+				 NULL, NULL);
+	if (strcmp(m, "OPTIONS") == 0)
+		return handle_options(c);
+	if (write)
+		return not_implemented(c, arena_printf(c->a, "%s on tables", m));
+
+	if (choose_schema(c, true) < 0)
+		return -1;
+
+	auth_request(c->cfg, c->req.authorization, time(NULL), c->a, &c->auth);
+	if (c->auth.status != 0) {
+		http_error_set(&c->err, c->auth.status, c->auth.code, c->auth.message,
+			       c->auth.details, c->auth.hint);
+		c->err.www_authenticate = c->auth.www_authenticate;
+		return fail(c);
+	}
+	return handle_read(c, name, strcmp(m, "HEAD") == 0);
+}
+
+void handle_request(struct worker *w, FCGX_Request *fr)
+{
+	struct ctx c;
+	const char *perr;
+
+	memset(&c, 0, sizeof(c));
+	c.w = w;
+	c.cfg = w->cfg;
+	c.a = &w->arena;
+
+	if (request_from_params(&c.req, fr->envp, c.a, &perr) < 0) {
+		response_init(&c.resp, fr->out, c.a, false);
+		fail_with(&c, 400, "PGRST000", "Bad request", perr, NULL);
+	} else {
+		response_init(&c.resp, fr->out, c.a, strcmp(c.req.method, "HEAD") == 0);
+		if (read_body(&c, fr->in) == 0)
+			route(&c);
+	}
+	w->requests++;
+	arena_reset(c.a);
+}

@@ -1,0 +1,258 @@
+/*
+ * main.c — start-up, signals and the FastCGI accept loop.
+ *
+ * pg_rest is started by spawn-fcgi or mod_fcgid with a listening socket on
+ * fd 0 (or with --listen for a standalone test), serves one request at a
+ * time and keeps one PostgreSQL connection for its whole life.
+ *
+ * Signals (handlers only set flags; the loop acts between requests):
+ *   SIGTERM, SIGINT  finish the request in flight, then exit 0
+ *   SIGHUP           re-read the configuration file
+ *   SIGUSR1          reserved for reloading the schema cache
+ * They are blocked while a request is served, so a signal never cuts a
+ * response short (libfcgi treats EINTR on its socket as an error).
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handler.h"
+#include "log.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "dev"
+#endif
+
+static volatile sig_atomic_t got_shutdown;
+static volatile sig_atomic_t got_reload_config;
+static volatile sig_atomic_t got_reload_schema;
+
+static void on_signal(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		got_shutdown = 1;
+		/* makes FCGX_Accept_r return instead of accepting again */
+		FCGX_ShutdownPending();
+		break;
+	case SIGHUP:
+		got_reload_config = 1;
+		break;
+	case SIGUSR1:
+		got_reload_schema = 1;
+		break;
+	}
+}
+
+/*
+ * sigaction without SA_RESTART, so that a signal interrupts a blocking
+ * accept() and an idle worker exits at once.  Installed before FCGX_Init
+ * so that libfcgi keeps its hands off SIGTERM and SIGUSR1.
+ */
+static void install_signals(sigset_t *served)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	/* a client that went away shows up as a failed write, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+
+	sigemptyset(served);
+	sigaddset(served, SIGTERM);
+	sigaddset(served, SIGINT);
+	sigaddset(served, SIGHUP);
+	sigaddset(served, SIGUSR1);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: pg_rest [--listen PATH|HOST:PORT] [CONFIG_FILE]\n"
+		"       pg_rest --check [CONFIG_FILE]\n"
+		"       pg_rest --version\n"
+		"\n"
+		"A PostgREST-compatible REST API for PostgreSQL, served over FastCGI.\n"
+		"Normally started by spawn-fcgi or Apache mod_fcgid, which pass the\n"
+		"listening socket on standard input.  The configuration file may also\n"
+		"be named by PG_REST_CONFIG; PGRST_* variables override its keys.\n"
+		"See pg_rest(8) and pg_rest.conf(5).\n");
+}
+
+/* fd 0 is a listening socket when spawn-fcgi, mod_fcgid or systemd started us */
+static bool stdin_is_listening_socket(void)
+{
+	int listening = 0;
+	socklen_t len = sizeof(listening);
+
+	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+static int load_config(struct config *cfg, const char *path)
+{
+	extern char **environ;
+	char err[1024], warn[4096];
+
+	err[0] = warn[0] = '\0';
+	int rc = config_load(cfg, path, environ, err, sizeof(err), warn, sizeof(warn));
+
+	for (char *line = strtok(warn, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		log_msg(LOG_WARN, "%s", line);
+	if (rc < 0)
+		log_msg(LOG_CRIT, "%s", err);
+	return rc;
+}
+
+/* SIGHUP: a bad new file keeps the old configuration */
+static void reload_config(struct worker *w, const char *path)
+{
+	struct config *fresh = calloc(1, sizeof(*fresh));
+
+	if (fresh == NULL || load_config(fresh, path) < 0) {
+		log_error("configuration not reloaded; keeping the old one");
+		free(fresh);
+		return;
+	}
+	bool new_db = strcmp(fresh->db_uri ? fresh->db_uri : "",
+			     w->cfg->db_uri ? w->cfg->db_uri : "") != 0;
+
+	if (new_db) {
+		db_close(&w->db);
+		db_init(&w->db, fresh);
+	} else {
+		w->db.cfg = fresh;
+	}
+	config_free(w->cfg);
+	free(w->cfg);
+	w->cfg = fresh;
+	log_set_level(fresh->log_level);
+	log_info("configuration reloaded from %s", path ? path : "(environment)");
+}
+
+static int serve(struct worker *w, int sock, const char *config_path)
+{
+	FCGX_Request req;
+	sigset_t served;
+
+	install_signals(&served);
+	if (FCGX_Init() != 0) {
+		log_msg(LOG_CRIT, "FCGX_Init failed");
+		return 1;
+	}
+	FCGX_InitRequest(&req, sock, 0);
+
+	while (!got_shutdown) {
+		sigprocmask(SIG_UNBLOCK, &served, NULL);
+		int rc = FCGX_Accept_r(&req);
+
+		sigprocmask(SIG_BLOCK, &served, NULL);
+		if (rc < 0) {
+			if (!got_shutdown)
+				log_error("FCGX_Accept_r failed: %d", rc);
+			break;
+		}
+		handle_request(w, &req);
+		FCGX_Finish_r(&req);
+
+		if (got_reload_config) {
+			got_reload_config = 0;
+			reload_config(w, config_path);
+		}
+		if (got_reload_schema) {
+			got_reload_schema = 0;
+			log_info("schema reload requested (no schema cache in this version)");
+		}
+	}
+	log_info("exiting after %lu requests", w->requests);
+	FCGX_Free(&req, 1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen_addr = NULL, *config_path = NULL;
+	bool check_only = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+			listen_addr = argv[++i];
+		} else if (strcmp(argv[i], "--check") == 0) {
+			check_only = true;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("pg_rest %s\n", PACKAGE_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-' || config_path != NULL) {
+			usage(stderr);
+			return 2;
+		} else {
+			config_path = argv[i];
+		}
+	}
+	if (config_path == NULL) {
+		const char *env = getenv("PG_REST_CONFIG");
+
+		if (env != NULL && env[0] != '\0')
+			config_path = env;
+	}
+	log_open(getenv("PG_REST_LOG"));
+
+	struct worker w;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = calloc(1, sizeof(*w.cfg));
+	if (w.cfg == NULL || load_config(w.cfg, config_path) < 0)
+		return 1;
+	if (check_only) {
+		printf("%s: configuration OK\n", config_path ? config_path : "(environment)");
+		return 0;
+	}
+	log_set_level(w.cfg->log_level);
+
+	int sock = 0;
+
+	if (listen_addr != NULL) {
+		/* FCGX_OpenSocket calls exit() on failure, after printing why */
+		sock = FCGX_OpenSocket(listen_addr, 128);
+		if (sock < 0) {
+			log_msg(LOG_CRIT, "cannot listen on %s", listen_addr);
+			return 1;
+		}
+	} else if (!stdin_is_listening_socket()) {
+		fprintf(stderr, "pg_rest: not started by a FastCGI spawner (standard input is not a "
+				"listening socket); use spawn-fcgi, mod_fcgid or --listen\n");
+		return 2;
+	}
+
+	arena_init(&w.arena);
+	db_init(&w.db, w.cfg);
+	struct http_error err;
+
+	/* connect now so the first request does not wait; failure is not fatal */
+	if (db_ensure(&w.db, &err, &w.arena))
+		log_info("connected to the database");
+	arena_reset(&w.arena);
+
+	int rc = serve(&w, sock, config_path);
+
+	db_close(&w.db);
+	arena_destroy(&w.arena);
+	config_free(w.cfg);
+	free(w.cfg);
+	return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * response.h — HTTP status, headers and bodies written to the FastCGI stream.
+ *
+ * Every error pg_rest answers has PostgREST's body
+ * {"code","message","details","hint"} and Content-Type application/json,
+ * never an HTML page.
+ */
+#ifndef PGR_RESPONSE_H
+#define PGR_RESPONSE_H
+
+#include <fcgiapp.h>
+#include <stdbool.h>
+
+#include "arena.h"
+
+struct http_error {
+	int status;                 /* 0 = no error */
+	const char *code;           /* PGRSTnnn or SQLSTATE */
+	const char *message;
+	const char *details;        /* NULL -> null */
+	const char *hint;           /* NULL -> null */
+	const char *www_authenticate;  /* extra header for 401, or NULL */
+};
+
+void http_error_set(struct http_error *e, int status, const char *code,
+		    const char *message, const char *details, const char *hint);
+
+/*
+ * HTTP status for a PostgreSQL error, PostgREST's pgErrorStatus.
+ * as_anon: the request ran as db-anon-role (42501 -> 401, else 403).
+ */
+int pg_error_status(const char *sqlstate, const char *message, bool as_anon);
+
+const char *http_reason(int status);
+
+/*
+ * A response being written.  Headers are collected first, then
+ * response_send() writes the status line, headers and body in one go.
+ */
+struct response {
+	struct arena *arena;
+	FCGX_Stream *out;
+	int status;
+	struct sbuf headers;        /* "Name: value\r\n" lines */
+	bool head_only;             /* HEAD: headers but no body */
+};
+
+void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool head_only);
+void response_header(struct response *r, const char *name, const char *value);
+void response_headerf(struct response *r, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Send status, headers and body (body may be NULL). Returns -1 when the client is gone. */
+int response_send(struct response *r, const char *body, size_t len);
+/* Send e as PostgREST's JSON error body. */
+int response_error(struct response *r, const struct http_error *e);
+
+/* The JSON text of an error body (used by tests and logs). */
+char *http_error_json(struct arena *a, const struct http_error *e);
+
+#endif

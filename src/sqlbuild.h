@@ -1,0 +1,64 @@
+/*
+ * sqlbuild.h — a plan (struct query) to parameterised SQL.
+ *
+ * Identifiers are always double-quoted here; every value from the URL,
+ * header or body becomes a $n parameter sent separately from the SQL text
+ * (no user text is ever spliced into SQL).  The only URL text that reaches
+ * SQL unquoted is a cast's type name, which the parser restricts to
+ * letters, digits, '_' and ' '.  Like query.c this file does no I/O.
+ */
+#ifndef PGR_SQLBUILD_H
+#define PGR_SQLBUILD_H
+
+#include <stdbool.h>
+
+#include "arena.h"
+#include "query.h"
+#include "response.h"
+
+struct sql {
+	struct sbuf text;
+	const char **values;        /* $1 = values[0] */
+	int n_values;
+	int cap;
+};
+
+void sql_init(struct sql *s, struct arena *a);
+/* Add a parameter and append "$n" to the text. */
+void sql_add_param(struct sql *s, const char *value);
+/* Append name as a quoted identifier. */
+void sql_ident(struct sbuf *b, const char *name);
+/* Append "schema"."name" (schema may be NULL). */
+void sql_qualified(struct sbuf *b, const char *schema, const char *name);
+
+struct read_spec {
+	const char *schema;
+	const char *relation;
+	long long max_rows;         /* db-max-rows, -1 = none */
+	bool head;                  /* HEAD: no body needed */
+	bool count_exact;           /* Prefer: count=exact */
+};
+
+/*
+ * Build the main statement of a GET/HEAD on a table or view.  The result
+ * has one row: total (bigint or NULL), page_total, body (json text or
+ * NULL), response_headers, response_status.
+ */
+int sqlbuild_read(struct sql *s, const struct query *q, const struct read_spec *spec,
+		  struct http_error *err);
+
+/* Effective LIMIT of the root level after db-max-rows, -1 = none. */
+long long sqlbuild_root_limit(const struct query *q, long long max_rows);
+
+/*
+ * The per-request settings statement (fixed text, so it is prepared once).
+ * Parameters: $1 search_path, $2 role, $3 claims json, $4 method, $5 path,
+ * $6 headers json, $7 cookies json, $8 'true'/'false' legacy claim GUCs.
+ */
+extern const char SQL_TX_SETTINGS[];
+#define SQL_TX_SETTINGS_NPARAMS 8
+
+/* SELECT "schema"."fn"() for db-pre-request. */
+char *sqlbuild_pre_request(struct arena *a, const char *schema, const char *name);
+
+#endif

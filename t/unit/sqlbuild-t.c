@@ -1,0 +1,142 @@
+/*
+ * sqlbuild-t.c — the SQL builder (src/sqlbuild.c): identifiers quoted,
+ * every value a parameter, the statement shape PostgREST uses.
+ */
+#include <string.h>
+
+#include "../../src/sqlbuild.h"
+#include "tap.h"
+
+static struct arena A;
+
+struct built {
+	const char *sql;
+	const char *const *values;
+	int n;
+};
+
+static struct built build(const char *qs, long long max_rows, bool head, bool count)
+{
+	struct query q;
+	struct http_error err = {0};
+	struct sql s;
+	struct read_spec spec = {"api", "items", max_rows, head, count};
+	struct built b = {NULL, NULL, 0};
+
+	if (query_parse(qs, &A, &q, &err) < 0) {
+		ok(0, "parse %s: %s", qs, err.details);
+		return b;
+	}
+	sql_init(&s, &A);
+	if (sqlbuild_read(&s, &q, &spec, &err) < 0) {
+		b.sql = err.code;
+		return b;
+	}
+	b.sql = s.text.data;
+	b.values = s.values;
+	b.n = s.n_values;
+	return b;
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+	return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+#define has(b, needle) ok(contains((b).sql, needle), "%s has: %s", #b, needle)
+
+int main(void)
+{
+	struct sbuf sb;
+
+	arena_init(&A);
+
+	sbuf_init(&sb, &A, 8);
+	sql_ident(&sb, "we\"ird");
+	is_str(sb.data, "\"we\"\"ird\"", "identifier quotes doubled");
+	sbuf_init(&sb, &A, 8);
+	sql_qualified(&sb, "api", "items");
+	is_str(sb.data, "\"api\".\"items\"", "qualified name");
+
+	struct built b = build("", -1, false, false);
+
+	has(b, "WITH pgrst_source AS (SELECT * FROM \"api\".\"items\")");
+	has(b, "coalesce(pg_catalog.json_agg(_postgrest_t), '[]')::text AS body");
+	has(b, "current_setting('response.headers', true)");
+	is_int(b.n, 0, "no parameters");
+
+	b = build("select=id,name&id=eq.1&name=like.*a*&order=id.desc.nullslast&limit=5&offset=10", -1, false, false);
+	has(b, "SELECT \"id\", \"name\" FROM");
+	has(b, "WHERE \"id\" = $1 AND \"name\" LIKE $2");
+	has(b, "ORDER BY \"id\" DESC NULLS LAST");
+	has(b, "LIMIT $3 OFFSET $4");
+	is_int(b.n, 4, "four parameters");
+	is_str(b.values[0], "1", "eq value bound");
+	is_str(b.values[1], "%a%", "like * became %");
+	is_str(b.values[2], "5", "limit bound");
+	is_str(b.values[3], "10", "offset bound");
+
+	b = build("id=eq.1;DROP TABLE items&name=eq.'x'--", -1, false, false);
+	ok(!contains(b.sql, "DROP") && !contains(b.sql, "'x'"), "values never reach the SQL text");
+	is_str(b.values[0], "1;DROP TABLE items", "value kept whole as a parameter");
+
+	b = build("select=%22a%5C%22b%22", -1, false, false);
+	has(b, "SELECT \"a\"\"b\" FROM");
+
+	b = build("limit=100", 10, false, false);
+	is_str(b.values[0], "10", "db-max-rows caps limit");
+	b = build("limit=3", 10, false, false);
+	is_str(b.values[0], "3", "smaller limit kept");
+	b = build("", 10, false, false);
+	has(b, "LIMIT $1");
+
+	b = build("id=in.(1,2,%22x,y%22)&v=is.null&w=not.is.true", -1, false, false);
+	has(b, "\"id\" = ANY ($1)");
+	is_str(b.values[0], "{\"1\",\"2\",\"x,y\"}", "in list as quoted array literal");
+	has(b, "\"v\" IS NULL");
+	has(b, "NOT (\"w\" IS TRUE)");
+
+	b = build("t=fts(english).cat&u=wfts.a%20b", -1, false, false);
+	has(b, "\"t\" @@ pg_catalog.to_tsquery($1::regconfig, $2)");
+	has(b, "\"u\" @@ pg_catalog.websearch_to_tsquery($3)");
+
+	b = build("tags=cs.{a,b}&r=adj.[1,2)&n=gt(all).{1,2}&s=ilike(any).{A*,b}", -1, false, false);
+	has(b, "\"tags\" @> $1");
+	has(b, "\"r\" -|- $2");
+	has(b, "\"n\" > ALL ($3)");
+	has(b, "\"s\" ILIKE ANY ($4)");
+	is_str(b.values[3], "{A%,b}", "like(any) patterns");
+
+	b = build("or=(a.eq.1,and(b.gt.2,c.not.is.null))&not.and=(d.eq.1,e.eq.2)", -1, false, false);
+	has(b, "WHERE (\"a\" = $1 OR (\"b\" > $2 AND NOT (\"c\" IS NULL))) AND NOT (\"d\" = $3 AND \"e\" = $4)");
+
+	b = build("select=name:data->>name,first:data->list->0,total::text", -1, false, false);
+	has(b, "\"data\"->>$1::text AS \"name\"");
+	has(b, "\"data\"->$2::text->$3::integer AS \"first\"");
+	has(b, "CAST(\"total\" AS text) AS \"total\"");
+	is_str(b.values[0], "name", "json key is a parameter");
+
+	b = build("data->>age=gt.30&order=data->>age.desc", -1, false, false);
+	has(b, "\"data\"->>$1::text > $2");
+	has(b, "ORDER BY \"data\"->>$3::text DESC");
+
+	b = build("", -1, true, false);
+	has(b, "NULL::text AS body");
+
+	b = build("id=gt.1&limit=2", -1, false, true);
+	has(b, "(SELECT pg_catalog.count(*) FROM \"api\".\"items\" WHERE \"id\" > $3) AS total_result_set");
+
+	b = build("select=id,films(*)", -1, false, false);
+	is_str(b.sql, "PGRST127", "embedding not built yet");
+	b = build("films.id=eq.1", -1, false, false);
+	is_str(b.sql, "PGRST108", "filter on a resource not embedded");
+
+	is_str(sqlbuild_pre_request(&A, "public", "check_user"), "SELECT \"public\".\"check_user\"()",
+	       "pre-request call");
+	is_str(sqlbuild_pre_request(&A, NULL, "check"), "SELECT \"check\"()", "unqualified pre-request");
+	ok(strstr(SQL_TX_SETTINGS, "set_config('role', $2, true)") != NULL, "role set transaction-locally");
+	ok(strstr(SQL_TX_SETTINGS, "request.jwt.claim.") != NULL, "legacy claim GUCs");
+
+	arena_destroy(&A);
+	return done_testing();
+}
