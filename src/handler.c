@@ -229,6 +229,10 @@ static int preamble(struct ctx *c, struct db_stmt *stmts)
 	v[5] = headers_json(c);
 	v[6] = cookies_json(c);
 	v[7] = c->cfg->db_use_legacy_gucs ? "true" : "false";
+	v[8] = sql_array_literal(c->a, (const char *const *)c->cfg->app_settings_names,
+				 c->cfg->n_app_settings);
+	v[9] = sql_array_literal(c->a, (const char *const *)c->cfg->app_settings_values,
+				 c->cfg->n_app_settings);
 	stmts[n].sql = SQL_TX_SETTINGS;
 	stmts[n].nparams = SQL_TX_SETTINGS_NPARAMS;
 	stmts[n].values = v;

@@ -12,6 +12,8 @@
  * They are blocked while a request is served, so a signal never cuts a
  * response short (libfcgi treats EINTR on its socket as an error).
  */
+#include "pgr_autoconf.h"
+
 #include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
@@ -24,10 +26,6 @@
 #include "config.h"
 #include "handler.h"
 #include "log.h"
-
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "dev"
-#endif
 
 static volatile sig_atomic_t got_shutdown;
 static volatile sig_atomic_t got_reload_config;

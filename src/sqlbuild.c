@@ -27,7 +27,10 @@ const char SQL_TX_SETTINGS[] =
 	 */
 	" (SELECT pg_catalog.count(pg_catalog.set_config('request.jwt.claim.' || c.key, c.value, true))"
 	"    FROM pg_catalog.json_each_text($3::json) AS c"
-	"   WHERE $8::boolean AND c.key ~ '^[A-Za-z_][A-Za-z0-9_$]*$')";
+	"   WHERE $8::boolean AND c.key ~ '^[A-Za-z_][A-Za-z0-9_$]*$'),"
+	/* app.settings.* from the configuration */
+	" (SELECT pg_catalog.count(pg_catalog.set_config(s.k, s.v, true))"
+	"    FROM pg_catalog.unnest($9::text[], $10::text[]) AS s(k, v))";
 
 void sql_init(struct sql *s, struct arena *a)
 {
@@ -119,8 +122,7 @@ static const char *like_pattern(struct arena *a, const char *v)
 	return p;
 }
 
-/* PostgreSQL array literal with every element quoted: {"a","b\"c"} */
-static const char *array_literal(struct arena *a, const char *const *items, int n)
+const char *sql_array_literal(struct arena *a, const char *const *items, int n)
 {
 	struct sbuf b;
 
@@ -188,7 +190,7 @@ static void put_filter(struct sql *s, const struct filter *f)
 	switch (f->op) {
 	case OP_IN:
 		sbuf_puts(&s->text, " = ANY (");
-		sql_add_param(s, array_literal(a, f->list, f->n_list));
+		sql_add_param(s, sql_array_literal(a, f->list, f->n_list));
 		sbuf_putc(&s->text, ')');
 		break;
 	case OP_IS: {

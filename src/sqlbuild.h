@@ -26,6 +26,8 @@ struct sql {
 void sql_init(struct sql *s, struct arena *a);
 /* Add a parameter and append "$n" to the text. */
 void sql_add_param(struct sql *s, const char *value);
+/* PostgreSQL array literal with every element quoted: {"a","b\"c"} */
+const char *sql_array_literal(struct arena *a, const char *const *items, int n);
 /* Append name as a quoted identifier. */
 void sql_ident(struct sbuf *b, const char *name);
 /* Append "schema"."name" (schema may be NULL). */
@@ -53,10 +55,11 @@ long long sqlbuild_root_limit(const struct query *q, long long max_rows);
 /*
  * The per-request settings statement (fixed text, so it is prepared once).
  * Parameters: $1 search_path, $2 role, $3 claims json, $4 method, $5 path,
- * $6 headers json, $7 cookies json, $8 'true'/'false' legacy claim GUCs.
+ * $6 headers json, $7 cookies json, $8 'true'/'false' legacy claim GUCs,
+ * $9 and $10 app.settings names and values (text[] literals).
  */
 extern const char SQL_TX_SETTINGS[];
-#define SQL_TX_SETTINGS_NPARAMS 8
+#define SQL_TX_SETTINGS_NPARAMS 10
 
 /* SELECT "schema"."fn"() for db-pre-request. */
 char *sqlbuild_pre_request(struct arena *a, const char *schema, const char *name);

@@ -72,7 +72,7 @@ int main(void)
 	has(b, "LIMIT $3 OFFSET $4");
 	is_int(b.n, 4, "four parameters");
 	is_str(b.values[0], "1", "eq value bound");
-	is_str(b.values[1], "%a%", "like * became %");
+	is_str(b.values[1], "%a%", "like * became %%");
 	is_str(b.values[2], "5", "limit bound");
 	is_str(b.values[3], "10", "offset bound");
 

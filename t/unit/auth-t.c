@@ -1,0 +1,911 @@
+/*
+ * auth-t.c — unit tests for auth.c: every row of DESIGN.md's jwt-secret
+ * rules, the token checks (structure, algorithm, signature, exp/nbf/iat/aud)
+ * and jwt-role-claim-key paths.
+ *
+ * Valid tokens are minted with libjwt, an implementation independent of
+ * auth.c; tokens libjwt refuses to make (alg "none", an RS256 header, odd
+ * JSON, bad base64) are built by hand and, where a signature matters,
+ * signed with OpenSSL's HMAC here.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "arena.h"
+#include "auth.h"
+#include "config.h"
+#include "tap.h"
+
+#define NOW ((time_t)1700000000)
+#define SECRET "reallyreallyreallyreallyreallysafe-0123456789abcdefghijklmnop"
+/* a formatted description for helpers that take a plain string */
+#define D(...) arena_printf(&tok_arena, __VA_ARGS__)
+#define WWW_INVALID(msg) "Bearer error=\"invalid_token\", error_description=\"" msg "\""
+
+static struct arena req_arena;  /* reset before each auth_request */
+static struct arena tok_arena;  /* tokens and texts built by the tests */
+
+/* tap.h's is_str/is_int print their description as is: format it here */
+
+/* ------------------------------------------------------------------------
+ * Building tokens
+ */
+
+static char *b64url(const void *data, size_t n)
+{
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *p = data;
+	struct sbuf b;
+	size_t i;
+
+	sbuf_init(&b, &tok_arena, n * 4 / 3 + 4);
+	for (i = 0; i + 2 < n; i += 3) {
+		sbuf_putc(&b, abc[p[i] >> 2]);
+		sbuf_putc(&b, abc[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
+		sbuf_putc(&b, abc[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)]);
+		sbuf_putc(&b, abc[p[i + 2] & 63]);
+	}
+	if (n - i == 1) {
+		sbuf_putc(&b, abc[p[i] >> 2]);
+		sbuf_putc(&b, abc[(p[i] & 3) << 4]);
+	} else if (n - i == 2) {
+		sbuf_putc(&b, abc[p[i] >> 2]);
+		sbuf_putc(&b, abc[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
+		sbuf_putc(&b, abc[(p[i + 1] & 15) << 2]);
+	}
+	return b.data;
+}
+
+static char *b64s(const char *s)
+{
+	return b64url(s, strlen(s));
+}
+
+/* "<h>.<p>." + base64url(HMAC(md, key, "<h>.<p>")), segments taken as given. */
+static char *sign_segments(const EVP_MD *md, const char *key, const char *h,
+			   const char *p)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char *input = arena_printf(&tok_arena, "%s.%s", h, p);
+
+	HMAC(md, key, (int)strlen(key), (unsigned char *)input, strlen(input), mac, &len);
+	return arena_printf(&tok_arena, "%s.%s", input, b64url(mac, len));
+}
+
+/* A hand-built token from header and payload JSON texts, HMAC-signed. */
+static char *hand(const EVP_MD *md, const char *key, const char *header,
+		  const char *payload)
+{
+	return sign_segments(md, key, b64s(header), b64s(payload));
+}
+
+/* A token minted by libjwt with the given claims (JSON object text). */
+static char *mint(jwt_alg_t alg, const char *key, const char *claims)
+{
+	jwt_t *jwt = NULL;
+	char *s, *copy;
+
+	if (jwt_new(&jwt) != 0)
+		abort();
+	if (strcmp(claims, "{}") != 0 && jwt_add_grants_json(jwt, claims) != 0) {
+		fprintf(stderr, "libjwt refused claims %s\n", claims);
+		abort();
+	}
+	if (jwt_set_alg(jwt, alg, (const unsigned char *)key, (int)strlen(key)) != 0)
+		abort();
+	s = jwt_encode_str(jwt);
+	if (s == NULL)
+		abort();
+	copy = arena_strdup(&tok_arena, s);
+	free(s);
+	jwt_free(jwt);
+	return copy;
+}
+
+static char *hs256(const char *claims)
+{
+	return mint(JWT_ALG_HS256, SECRET, claims);
+}
+
+static char *bearer(const char *token)
+{
+	return arena_printf(&tok_arena, "Bearer %s", token);
+}
+
+/* ------------------------------------------------------------------------
+ * Configurations and checks
+ */
+
+static struct config no_secret(const char *anon)
+{
+	struct config c;
+
+	memset(&c, 0, sizeof(c));
+	c.db_anon_role = (char *)anon;
+	c.role_claim_key = (char *)".role";
+	return c;
+}
+
+static struct config with_secret(const char *anon)
+{
+	struct config c = no_secret(anon);
+
+	c.jwt_secret = (unsigned char *)SECRET;
+	c.jwt_secret_len = strlen(SECRET);
+	return c;
+}
+
+static struct auth_result run(const struct config *c, const char *header)
+{
+	struct auth_result r;
+
+	arena_reset(&req_arena);
+	/* garbage first: auth_request must set every field */
+	memset(&r, 0x5a, sizeof(r));
+	auth_request(c, header, NOW, &req_arena, &r);
+	return r;
+}
+
+/* A top-level member of a JSON object text, re-encoded ("(none)" if absent). */
+static const char *member(const char *json, const char *key)
+{
+	json_object *o = json_tokener_parse(json);
+	json_object *v;
+	const char *s = "(unparsable)";
+
+	if (o != NULL) {
+		if (!json_object_is_type(o, json_type_object))
+			s = "(not an object)";
+		else if (!json_object_object_get_ex(o, key, &v))
+			s = "(none)";
+		else if (json_object_is_type(v, json_type_string))
+			s = arena_strdup(&tok_arena, json_object_get_string(v));
+		else
+			s = arena_strdup(&tok_arena, json_object_to_json_string_ext(v,
+					JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(o);
+	return s;
+}
+
+static void expect_ok(const struct auth_result *r, const char *role, int is_anon,
+		      const char *what)
+{
+	is_int(r->status, 0, "%s: status 0", what);
+	is_str(r->role, role, "%s: role", what);
+	is_int(r->is_anon, is_anon, "%s: is_anon", what);
+	is_str(r->code, NULL, "%s: no code", what);
+	is_str(r->www_authenticate, NULL, "%s: no WWW-Authenticate", what);
+	ok(r->claims_json != NULL, "%s: claims_json set", what);
+}
+
+static void expect_error(const struct auth_result *r, int status, const char *code,
+			 const char *message, const char *www, const char *what)
+{
+	is_int(r->status, status, "%s: status", what);
+	is_str(r->code, code, "%s: code", what);
+	is_str(r->message, message, "%s: message", what);
+	is_str(r->www_authenticate, www, "%s: WWW-Authenticate", what);
+	is_str(r->role, NULL, "%s: no role", what);
+	is_str(r->claims_json, NULL, "%s: no claims", what);
+}
+
+/* 401 invalid_token with PGRST301 (decode/verify) or PGRST303 (claims). */
+static void expect_invalid(const struct auth_result *r, const char *code,
+			   const char *message, const char *what)
+{
+	char *www = arena_printf(&tok_arena,
+				 "Bearer error=\"invalid_token\", error_description=\"%s\"",
+				 message);
+
+	expect_error(r, 401, code, message, www, what);
+}
+
+/* ------------------------------------------------------------------------
+ * The rules table
+ */
+
+static void test_no_secret(void)
+{
+	struct config c = no_secret("web_anon");
+	struct config closed = no_secret(NULL);
+	struct auth_result r;
+
+	r = run(&c, NULL);
+	expect_ok(&r, "web_anon", 1, "no secret, no header");
+	is_str(r.claims_json, "{\"role\":\"web_anon\"}", "anon claims are {\"role\":<anon>}");
+	r = run(&c, "");
+	expect_ok(&r, "web_anon", 1, "no secret, empty header");
+	r = run(&c, " \t ");
+	expect_ok(&r, "web_anon", 1, "no secret, blank header");
+
+	r = run(&closed, NULL);
+	expect_error(&r, 401, "PGRST302", "Anonymous access is disabled", "Bearer",
+		     "no secret, no anon role");
+	r = run(&closed, "");
+	expect_error(&r, 401, "PGRST302", "Anonymous access is disabled", "Bearer",
+		     "no secret, no anon role, empty header");
+
+	r = run(&c, bearer(hs256("{\"role\":\"web_user\"}")));
+	expect_error(&r, 500, "PGRST300", "Server lacks JWT secret", NULL,
+		     "no secret, Bearer token");
+	r = run(&closed, "bearer abc");
+	expect_error(&r, 500, "PGRST300", "Server lacks JWT secret", NULL,
+		     "no secret, lower-case bearer, no anon role");
+	r = run(&c, "Bearer");
+	expect_error(&r, 500, "PGRST300", "Server lacks JWT secret", NULL,
+		     "no secret, Bearer without token");
+
+	/* other schemes are not ours (a password-protected site in front) */
+	r = run(&c, "Basic dXNlcjpwYXNz");
+	expect_ok(&r, "web_anon", 1, "no secret, Basic header ignored");
+
+	/* an empty secret is no secret */
+	c.jwt_secret = (unsigned char *)"";
+	c.jwt_secret_len = 0;
+	r = run(&c, bearer(hs256("{\"role\":\"web_user\"}")));
+	expect_error(&r, 500, "PGRST300", "Server lacks JWT secret", NULL,
+		     "empty secret counts as none");
+
+	/* an anon role name that needs JSON escaping */
+	c = no_secret("we\"ird\\anon");
+	r = run(&c, NULL);
+	is_str(r.claims_json, "{\"role\":\"we\\\"ird\\\\anon\"}", "anon claims are escaped");
+	is_str(member(r.claims_json, "role"), "we\"ird\\anon", "anon claims parse back");
+}
+
+static void test_secret_no_token(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+
+	r = run(&c, NULL);
+	expect_error(&r, 401, "PGRST302", "JWT required", "Bearer",
+		     "secret, no header, jwt-optional off");
+	ok(r.details != NULL && r.hint != NULL, "JWT required has details and hint");
+	r = run(&c, "");
+	expect_error(&r, 401, "PGRST302", "JWT required", "Bearer",
+		     "secret, empty header, jwt-optional off");
+	r = run(&c, "   ");
+	expect_error(&r, 401, "PGRST302", "JWT required", "Bearer",
+		     "secret, blank header, jwt-optional off");
+
+	c.jwt_optional = true;
+	r = run(&c, NULL);
+	expect_ok(&r, "web_anon", 1, "secret, no header, jwt-optional on");
+	is_str(r.claims_json, "{\"role\":\"web_anon\"}", "jwt-optional anon claims");
+	r = run(&c, "\t");
+	expect_ok(&r, "web_anon", 1, "secret, blank header, jwt-optional on");
+
+	c.db_anon_role = NULL;
+	r = run(&c, NULL);
+	expect_error(&r, 401, "PGRST302", "Anonymous access is disabled", "Bearer",
+		     "secret, no header, jwt-optional on, no anon role");
+
+	/* a token is still checked with jwt-optional on */
+	c.db_anon_role = (char *)"web_anon";
+	r = run(&c, bearer(mint(JWT_ALG_HS256, "wrong-secret-wrong-secret-wrong-secret",
+				"{\"role\":\"web_user\"}")));
+	expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+		       "jwt-optional on, bad token still refused");
+}
+
+static void test_valid_tokens(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	const char *claims = "{\"role\":\"web_user\",\"user\":\"alice\",\"n\":[1,2]}";
+	char *tok;
+
+	r = run(&c, bearer(mint(JWT_ALG_HS256, SECRET, claims)));
+	expect_ok(&r, "web_user", 0, "HS256 token with role");
+	is_str(member(r.claims_json, "user"), "alice", "claims_json has user");
+	is_str(member(r.claims_json, "role"), "web_user", "claims_json has role");
+	is_str(member(r.claims_json, "n"), "[1,2]", "claims_json keeps arrays");
+
+	r = run(&c, bearer(mint(JWT_ALG_HS384, SECRET, claims)));
+	expect_ok(&r, "web_user", 0, "HS384 token with role");
+	r = run(&c, bearer(mint(JWT_ALG_HS512, SECRET, claims)));
+	expect_ok(&r, "web_user", 0, "HS512 token with role");
+
+	/* scheme case and spacing */
+	tok = hs256(claims);
+	r = run(&c, arena_printf(&tok_arena, "bearer %s", tok));
+	expect_ok(&r, "web_user", 0, "scheme 'bearer'");
+	r = run(&c, arena_printf(&tok_arena, "BEARER %s", tok));
+	expect_ok(&r, "web_user", 0, "scheme 'BEARER'");
+	r = run(&c, arena_printf(&tok_arena, "  BeArEr \t  %s  ", tok));
+	expect_ok(&r, "web_user", 0, "scheme 'BeArEr', extra blanks");
+
+	/* no role claim: db-anon-role, claims are the token's */
+	r = run(&c, bearer(hs256("{\"user\":\"bob\"}")));
+	expect_ok(&r, "web_anon", 1, "token without role claim");
+	is_str(member(r.claims_json, "user"), "bob", "anon-by-token claims are the token's");
+	is_str(member(r.claims_json, "role"), "(none)", "anon-by-token claims have no role added");
+	r = run(&c, bearer(hs256("{}")));
+	expect_ok(&r, "web_anon", 1, "token with empty claims");
+	is_str(r.claims_json, "{}", "empty claims text");
+
+	c.db_anon_role = NULL;
+	r = run(&c, bearer(hs256("{\"user\":\"bob\"}")));
+	expect_error(&r, 401, "PGRST302", "Anonymous access is disabled", "Bearer",
+		     "token without role claim, no anon role");
+	c.db_anon_role = (char *)"web_anon";
+
+	/* the claims text is the payload, so big numbers are not clamped */
+	tok = hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+		   "{\"role\":\"r\",\"n\":99999999999999999999, \"f\":1.50}");
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "r", 0, "hand-signed token");
+	is_str(r.claims_json, "{\"role\":\"r\",\"n\":99999999999999999999, \"f\":1.50}",
+	       "claims_json is the payload text");
+
+	/* PostgREST ignores typ; libjwt would refuse this one */
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}",
+				"{\"role\":\"r\"}")));
+	expect_ok(&r, "r", 0, "typ at+jwt accepted");
+	r = run(&c, bearer(hand(EVP_sha512(), SECRET, "{\"alg\":\"HS512\"}", "{\"role\":\"r\"}")));
+	expect_ok(&r, "r", 0, "header without typ");
+
+	/* a binary secret (jwt-secret-is-base64) with a NUL inside */
+	{
+		static const unsigned char bin[] = { 's', 0, 'e', 1, 'c', 0xff, 'r', 'e', 't' };
+		unsigned char mac[EVP_MAX_MD_SIZE];
+		unsigned int len = 0;
+		char *h = b64s("{\"alg\":\"HS256\"}");
+		char *p = b64s("{\"role\":\"bin\"}");
+		char *in = arena_printf(&tok_arena, "%s.%s", h, p);
+
+		HMAC(EVP_sha256(), bin, sizeof(bin), (unsigned char *)in, strlen(in), mac, &len);
+		c.jwt_secret = (unsigned char *)bin;
+		c.jwt_secret_len = sizeof(bin);
+		r = run(&c, bearer(arena_printf(&tok_arena, "%s.%s", in, b64url(mac, len))));
+		expect_ok(&r, "bin", 0, "binary secret with NUL byte");
+		r = run(&c, bearer(hs256("{\"role\":\"web_user\"}")));
+		expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+			       "other secret against binary secret");
+	}
+}
+
+static void test_header_forms(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	char *tok = hs256("{\"role\":\"web_user\"}");
+
+	r = run(&c, "Bearer");
+	expect_invalid(&r, "PGRST301", "Empty JWT is sent in Authorization header",
+		       "Bearer without token");
+	r = run(&c, "bearer    ");
+	expect_invalid(&r, "PGRST301", "Empty JWT is sent in Authorization header",
+		       "bearer and blanks only");
+	r = run(&c, "Basic dXNlcjpwYXNz");
+	expect_invalid(&r, "PGRST301", "Authorization header is not a Bearer JWT",
+		       "Basic scheme with secret set");
+	ok(r.hint != NULL, "Basic scheme: hint says what to send");
+	r = run(&c, arena_printf(&tok_arena, "Bearer%s", tok));
+	expect_invalid(&r, "PGRST301", "Authorization header is not a Bearer JWT",
+		       "no blank after Bearer");
+	r = run(&c, tok);
+	expect_invalid(&r, "PGRST301", "Authorization header is not a Bearer JWT",
+		       "token without scheme");
+
+	c.jwt_optional = true;
+	r = run(&c, "Basic dXNlcjpwYXNz");
+	expect_invalid(&r, "PGRST301", "Authorization header is not a Bearer JWT",
+		       "Basic scheme with jwt-optional on");
+	c.jwt_optional = false;
+
+	/* Apache joins repeated headers with ", " */
+	r = run(&c, "Bearer a, Bearer b");
+	expect_invalid(&r, "PGRST301", "Expected 3 parts in JWT; got 1", "Bearer a, Bearer b");
+	ok(r.details != NULL && strstr(r.details, "comma") != NULL,
+	   "joined headers: details explain the comma");
+	r = run(&c, arena_printf(&tok_arena, "Bearer %s, Bearer %s", tok, tok));
+	expect_invalid(&r, "PGRST301", "Expected 3 parts in JWT; got 5", "two joined tokens");
+
+	r = run(&c, "Bearer abc.def");
+	expect_invalid(&r, "PGRST301", "Expected 3 parts in JWT; got 2", "two parts");
+	r = run(&c, "Bearer abcdef");
+	expect_invalid(&r, "PGRST301", "Expected 3 parts in JWT; got 1", "one part");
+	r = run(&c, arena_printf(&tok_arena, "Bearer %s.x", tok));
+	expect_invalid(&r, "PGRST301", "Expected 3 parts in JWT; got 4", "four parts");
+	r = run(&c, "Bearer ..");
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "three empty parts");
+}
+
+static void test_bad_tokens(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	const char *payload = "{\"role\":\"web_user\"}";
+	char *tok, *t2;
+	size_t n;
+
+	r = run(&c, bearer(mint(JWT_ALG_HS256, "another-secret-another-secret-another", payload)));
+	expect_invalid(&r, "PGRST301", "No suitable key or wrong key type", "wrong secret");
+	is_str(r.details, "None of the keys was able to decode the JWT", "wrong secret: details");
+	is_str(r.www_authenticate,
+	       WWW_INVALID("No suitable key or wrong key type"),
+	       "wrong secret: exact WWW-Authenticate");
+
+	/* swap the payload, keep the signature */
+	tok = hs256(payload);
+	t2 = hs256("{\"role\":\"postgres\"}");
+	{
+		char *dot1 = strchr(tok, '.'), *dot2 = strchr(dot1 + 1, '.');
+		char *e1 = strchr(t2, '.'), *e2 = strchr(e1 + 1, '.');
+		char *forged = arena_printf(&tok_arena, "%.*s%.*s%s",
+					    (int)(dot1 - tok), tok,
+					    (int)(e2 - e1), e1, dot2);
+
+		r = run(&c, bearer(forged));
+		expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+			       "payload swapped");
+		/* drop the signature */
+		r = run(&c, bearer(arena_printf(&tok_arena, "%.*s.", (int)(dot2 - tok), tok)));
+		expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+			       "empty signature");
+		/* cut the signature short */
+		r = run(&c, bearer(arena_printf(&tok_arena, "%.*s", (int)strlen(tok) - 4, tok)));
+		expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+			       "truncated signature");
+	}
+	/* change one signature character in the middle */
+	n = strlen(tok);
+	tok[n - 10] = tok[n - 10] == 'A' ? 'B' : 'A';
+	r = run(&c, bearer(tok));
+	expect_invalid(&r, "PGRST301", "No suitable key or wrong key type", "signature altered");
+	/*
+	 * The last character of an HS256 signature (43 characters) carries two
+	 * unused bits; setting one spells the same bytes non-canonically.
+	 */
+	tok = hs256(payload);
+	n = strlen(tok);
+	{
+		static const char abc[] =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+		int v = (int)(strchr(abc, tok[n - 1]) - abc);
+
+		tok[n - 1] = abc[v | 1];
+	}
+	r = run(&c, bearer(tok));
+	expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+		       "signature with non-zero unused bits");
+	/* a signature spelled with padding is not the canonical encoding */
+	tok = hs256(payload);
+	r = run(&c, bearer(arena_printf(&tok_arena, "%s=", tok)));
+	expect_invalid(&r, "PGRST301", "No suitable key or wrong key type", "padded signature");
+
+	/* the header */
+	r = run(&c, bearer(sign_segments(EVP_sha256(), SECRET, "!!!!", b64s(payload))));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "header not base64url");
+	r = run(&c, bearer(sign_segments(EVP_sha256(), SECRET,
+					 arena_printf(&tok_arena, "%s=", b64s("{\"alg\":\"HS256\"}")),
+					 b64s(payload))));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "header with padding");
+	/* 15 bytes = 20 characters; one more can't be base64 of anything */
+	r = run(&c, bearer(sign_segments(EVP_sha256(), SECRET,
+					 arena_printf(&tok_arena, "%sA", b64s("{\"alg\":\"HS256\"}")),
+					 b64s(payload))));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "header of impossible length");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "alg=HS256", payload)));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "header not JSON");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "[\"HS256\"]", payload)));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "header a JSON array");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{'alg':'HS256'}", payload)));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "header with single quotes");
+
+	/* the payload (signed correctly, so these reach the claims) */
+	r = run(&c, bearer(sign_segments(EVP_sha256(), SECRET, b64s("{\"alg\":\"HS256\"}"),
+					 "not*base64")));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "payload not base64url");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}", "{\"role\":")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload truncated JSON");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}", "[1,2]")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload a JSON array");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}", "\"role\"")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload a JSON string");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}", "{'role':'x'}")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload with single quotes");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"x\",\"exp\":NaN}")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload with NaN");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"x\"} {}")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload with trailing data");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"\\ud800\"}")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload with lone surrogate");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"a\tb\"}")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload with raw tab in string");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"\xc3\x28\"}")));
+	expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload with bad UTF-8");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"gr\xc3\xbc\xc3\x9f\\u00e9\\ud83d\\ude00\"}")));
+	expect_ok(&r, "gr\xc3\xbc\xc3\x9f\xc3\xa9\xf0\x9f\x98\x80", 0,
+		  "payload with UTF-8, escapes and a surrogate pair");
+	{
+		struct sbuf deep;
+
+		sbuf_init(&deep, &tok_arena, 256);
+		sbuf_puts(&deep, "{\"role\":\"x\",\"d\":");
+		for (int i = 0; i < 40; i++)
+			sbuf_putc(&deep, '[');
+		for (int i = 0; i < 40; i++)
+			sbuf_putc(&deep, ']');
+		sbuf_putc(&deep, '}');
+		r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}", deep.data)));
+		expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload nested too deep");
+
+		/* deep enough to overflow the stack of a recursive parser without a limit */
+		sbuf_init(&deep, &tok_arena, 200010);
+		sbuf_puts(&deep, "{\"d\":");
+		for (int i = 0; i < 200000; i++)
+			sbuf_putc(&deep, '[');
+		r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}", deep.data)));
+		expect_invalid(&r, "PGRST303", "Parsing claims failed", "payload nested 200000 deep");
+	}
+}
+
+/*
+ * Payloads PostgreSQL's json input would refuse must be refused here, since
+ * the payload text goes to PostgreSQL as request.jwt.claims; one row each.
+ */
+static const struct {
+	const char *payload;
+	bool valid;
+	const char *what;
+} json_rows[] = {
+	{ "{\"role\":\"u\",\"n\":0}", true, "zero" },
+	{ "{\"role\":\"u\",\"n\":-0.5e+3}", true, "signed fraction and exponent" },
+	{ "{\"role\":\"u\",\"n\":1E-2}", true, "upper-case exponent" },
+	{ "{\"role\":\"u\",\"n\":01}", false, "leading zero" },
+	{ "{\"role\":\"u\",\"n\":1.}", false, "no digits after the point" },
+	{ "{\"role\":\"u\",\"n\":.5}", false, "no digits before the point" },
+	{ "{\"role\":\"u\",\"n\":+1}", false, "plus sign" },
+	{ "{\"role\":\"u\",\"n\":-}", false, "lone minus" },
+	{ "{\"role\":\"u\",\"n\":1e}", false, "empty exponent" },
+	{ "{\"role\":\"u\",\"n\":Infinity}", false, "Infinity" },
+	{ "{\"role\":\"u\",\"n\":tru}", false, "truncated literal" },
+	{ "{\"role\":\"u\",\"n\":[true,false,null]}", true, "literals" },
+	{ "{\"role\":\"u\",\"n\":[1,]}", false, "trailing comma in array" },
+	{ "{\"role\":\"u\",}", false, "trailing comma in object" },
+	{ "{\"role\":\"u\" /* c */}", false, "comment" },
+	{ "{\"role\" \"u\"}", false, "missing colon" },
+	{ "{role:\"u\"}", false, "unquoted key" },
+	{ " \t\r\n{ \"role\" : \"u\" , \"a\" : [ ] , \"o\" : { } }\n", true, "blanks everywhere" },
+	{ "{\"role\":\"u\",\"s\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}", true, "all short escapes" },
+	{ "{\"role\":\"u\",\"s\":\"\\x41\"}", false, "unknown escape" },
+	{ "{\"role\":\"u\",\"s\":\"\\u12\"}", false, "short \\u escape" },
+	{ "{\"role\":\"u\",\"s\":\"\\udc00\"}", false, "lone low surrogate" },
+	{ "{\"role\":\"u\",\"s\":\"\\ud800\\u0041\"}", false, "high surrogate, no low one" },
+	{ "{\"role\":\"u\",\"s\":\"\x01\"}", false, "raw control character" },
+	{ "{\"role\":\"u\",\"s\":\"\xe0\x80\xaf\"}", false, "overlong UTF-8" },
+	{ "{\"role\":\"u\",\"s\":\"\xc0\xaf\"}", false, "overlong 2-byte UTF-8" },
+	{ "{\"role\":\"u\",\"s\":\"\xed\xa0\x80\"}", false, "UTF-8 encoded surrogate" },
+	{ "{\"role\":\"u\",\"s\":\"\xf4\x90\x80\x80\"}", false, "UTF-8 beyond U+10FFFF" },
+	{ "{\"role\":\"u\",\"s\":\"\xe2\x82\"}", false, "truncated UTF-8" },
+	{ "{\"role\":\"u\",\"s\":\"\xf0\x9f\x98\x80\"}", true, "4-byte UTF-8" },
+	{ "{\"role\":\"u\"", false, "unclosed object" },
+	{ "{\"role\":\"u}", false, "unclosed string" },
+	{ "", false, "empty payload" },
+};
+
+static void test_json_rows(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+
+	for (size_t i = 0; i < sizeof(json_rows) / sizeof(json_rows[0]); i++) {
+		r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+					json_rows[i].payload)));
+		if (json_rows[i].valid)
+			expect_ok(&r, "u", 0, D("JSON row %zu, %s", i, json_rows[i].what));
+		else
+			expect_invalid(&r, "PGRST303", "Parsing claims failed",
+				       D("JSON row %zu, %s", i, json_rows[i].what));
+	}
+}
+
+static void test_algorithms(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	const char *payload = "{\"role\":\"postgres\"}";
+	const char *msg = "Wrong or unsupported encoding algorithm";
+
+	/* alg none: no signature, or a "signature" made with the secret */
+	r = run(&c, bearer(arena_printf(&tok_arena, "%s.%s.", b64s("{\"alg\":\"none\"}"),
+					b64s(payload))));
+	expect_invalid(&r, "PGRST301", msg, "alg none, empty signature");
+	ok(r.details != NULL && strstr(r.details, "none") != NULL, "alg none: details say so");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"none\"}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg none, HMAC signature");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"None\"}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg None");
+
+	/* key confusion: RS256 header, signed with the secret as HMAC key */
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
+				payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg RS256 signed with the secret");
+	ok(r.details != NULL && strstr(r.details, "RS256") != NULL, "RS256: details name it");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"ES256\"}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg ES256");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"hs256\"}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg hs256 (names are case-sensitive)");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\\u0000x\"}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg HS256 followed by a NUL");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"typ\":\"JWT\"}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "no alg");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":256}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "alg not a string");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET,
+				"{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", payload)));
+	expect_invalid(&r, "PGRST301", msg, "crit header refused");
+
+	/* alg and digest must agree: HS512 header, HS256 signature */
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS512\"}", payload)));
+	expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+		       "HS512 header with HS256 signature");
+}
+
+static char *with_claim(const char *name, long long value)
+{
+	return bearer(hs256(arena_printf(&tok_arena, "{\"role\":\"u\",\"%s\":%lld}",
+					 name, value)));
+}
+
+static void test_time_claims(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	long long now = (long long)NOW;
+
+	r = run(&c, with_claim("exp", now + 3600));
+	expect_ok(&r, "u", 0, "exp in an hour");
+	r = run(&c, with_claim("exp", now - 29));
+	expect_ok(&r, "u", 0, "exp 29 s ago (within skew)");
+	r = run(&c, with_claim("exp", now - 30));
+	expect_invalid(&r, "PGRST303", "JWT expired", "exp 30 s ago");
+	r = run(&c, with_claim("exp", now - 3600));
+	expect_invalid(&r, "PGRST303", "JWT expired", "exp an hour ago");
+	is_str(r.www_authenticate, WWW_INVALID("JWT expired"), "expired: exact WWW-Authenticate");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"u\",\"exp\":\"9999999999\"}")));
+	expect_invalid(&r, "PGRST303", "The JWT 'exp' claim must be a number", "exp a string");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"exp\":null}")));
+	expect_ok(&r, "u", 0, "exp null = no exp");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				arena_printf(&tok_arena, "{\"role\":\"u\",\"exp\":%lld.5}",
+					     now - 30))));
+	expect_ok(&r, "u", 0, "exp fractional, just inside skew");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"u\",\"exp\":1e400}")));
+	expect_ok(&r, "u", 0, "exp huge");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"u\",\"exp\":-1e400}")));
+	expect_invalid(&r, "PGRST303", "JWT expired", "exp hugely negative");
+
+	r = run(&c, with_claim("nbf", now + 30));
+	expect_ok(&r, "u", 0, "nbf 30 s ahead (within skew)");
+	r = run(&c, with_claim("nbf", now + 31));
+	expect_invalid(&r, "PGRST303", "JWT not yet valid", "nbf 31 s ahead");
+	r = run(&c, with_claim("nbf", now - 100));
+	expect_ok(&r, "u", 0, "nbf in the past");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"nbf\":[1]}")));
+	expect_invalid(&r, "PGRST303", "The JWT 'nbf' claim must be a number", "nbf an array");
+
+	r = run(&c, with_claim("iat", now));
+	expect_ok(&r, "u", 0, "iat now");
+	r = run(&c, with_claim("iat", now + 30));
+	expect_ok(&r, "u", 0, "iat 30 s ahead (within skew)");
+	r = run(&c, with_claim("iat", now + 31));
+	expect_invalid(&r, "PGRST303", "JWT issued at future", "iat 31 s ahead");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"iat\":true}")));
+	expect_invalid(&r, "PGRST303", "The JWT 'iat' claim must be a number", "iat a boolean");
+
+	/* a token without a role is checked all the same */
+	r = run(&c, bearer(hs256(arena_printf(&tok_arena, "{\"exp\":%lld}", now - 100))));
+	expect_invalid(&r, "PGRST303", "JWT expired", "expired token without role");
+
+	/* order: exp before nbf before iat before aud */
+	c.jwt_aud = (char *)"api";
+	r = run(&c, bearer(hs256(arena_printf(&tok_arena,
+			"{\"aud\":\"x\",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld}",
+			now + 100, now + 100, now - 100))));
+	expect_invalid(&r, "PGRST303", "JWT expired", "all wrong: exp reported first");
+	r = run(&c, bearer(hs256(arena_printf(&tok_arena,
+			"{\"aud\":\"x\",\"iat\":%lld,\"nbf\":%lld}", now + 100, now + 100))));
+	expect_invalid(&r, "PGRST303", "JWT not yet valid", "nbf reported before iat");
+	r = run(&c, bearer(hs256(arena_printf(&tok_arena,
+			"{\"aud\":\"x\",\"iat\":%lld}", now + 100))));
+	expect_invalid(&r, "PGRST303", "JWT issued at future", "iat reported before aud");
+}
+
+static void test_aud(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	const char *bad_type = "The JWT 'aud' claim must be a string or an array of strings";
+
+	/* no jwt-aud: any audience, but the type is still checked */
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":\"anything\"}")));
+	expect_ok(&r, "u", 0, "no jwt-aud, aud string");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":[\"a\",\"b\"]}")));
+	expect_ok(&r, "u", 0, "no jwt-aud, aud array");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":5}")));
+	expect_invalid(&r, "PGRST303", bad_type, "no jwt-aud, aud a number");
+
+	c.jwt_aud = (char *)"pg_rest";
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":\"pg_rest\"}")));
+	expect_ok(&r, "u", 0, "aud matches");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":\"other\"}")));
+	expect_invalid(&r, "PGRST303", "JWT not in audience", "aud differs");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":\"pg_rest2\"}")));
+	expect_invalid(&r, "PGRST303", "JWT not in audience", "aud with a longer name");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":\"PG_REST\"}")));
+	expect_invalid(&r, "PGRST303", "JWT not in audience", "aud is case-sensitive");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":[\"x\",\"pg_rest\"]}")));
+	expect_ok(&r, "u", 0, "aud array contains it");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":[\"x\",\"y\"]}")));
+	expect_invalid(&r, "PGRST303", "JWT not in audience", "aud array without it");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":[]}")));
+	expect_ok(&r, "u", 0, "aud empty array (PostgREST v13: any)");
+	r = run(&c, bearer(hs256("{\"role\":\"u\"}")));
+	expect_ok(&r, "u", 0, "no aud claim accepted");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":null}")));
+	expect_ok(&r, "u", 0, "aud null accepted");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":[\"pg_rest\",5]}")));
+	expect_invalid(&r, "PGRST303", bad_type, "aud array with a number");
+	r = run(&c, bearer(hs256("{\"role\":\"u\",\"aud\":{\"a\":\"pg_rest\"}}")));
+	expect_invalid(&r, "PGRST303", bad_type, "aud an object");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"u\",\"aud\":\"pg_rest\\u0000x\"}")));
+	expect_invalid(&r, "PGRST303", "JWT not in audience", "aud with a NUL after the name");
+}
+
+/* Run a token with claims under role_claim_key = key. */
+static struct auth_result with_key(struct config *c, const char *key, const char *claims)
+{
+	c->role_claim_key = (char *)key;
+	return run(c, bearer(hs256(claims)));
+}
+
+static void test_role_claim_key(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	const char *msg = "The JWT role claim is not a usable role name";
+
+	c.role_claim_key = NULL;
+	r = run(&c, bearer(hs256("{\"role\":\"u\"}")));
+	expect_ok(&r, "u", 0, "role_claim_key NULL means .role");
+
+	r = with_key(&c, ".a.b", "{\"role\":\"no\",\"a\":{\"b\":\"nested\"}}");
+	expect_ok(&r, "nested", 0, ".a.b");
+	r = with_key(&c, ".a.b", "{\"role\":\"no\",\"a\":{\"c\":\"x\"}}");
+	expect_ok(&r, "web_anon", 1, ".a.b missing -> anon");
+	r = with_key(&c, ".a.b", "{\"a\":\"string\"}");
+	expect_ok(&r, "web_anon", 1, ".a.b through a string -> anon");
+	r = with_key(&c, ".roles[0]", "{\"roles\":[\"first\",\"second\"]}");
+	expect_ok(&r, "first", 0, ".roles[0]");
+	r = with_key(&c, ".roles[1]", "{\"roles\":[\"first\",\"second\"]}");
+	expect_ok(&r, "second", 0, ".roles[1]");
+	r = with_key(&c, ".roles[2]", "{\"roles\":[\"first\",\"second\"]}");
+	expect_ok(&r, "web_anon", 1, ".roles[2] out of range -> anon");
+	r = with_key(&c, ".roles[0]", "{\"roles\":{\"0\":\"x\"}}");
+	expect_ok(&r, "web_anon", 1, "index into an object -> anon");
+	r = with_key(&c, ".\"https://x.com/role\".key",
+		     "{\"https://x.com/role\":{\"key\":\"quoted\"}}");
+	expect_ok(&r, "quoted", 0, ".\"https://x.com/role\".key");
+	r = with_key(&c, ".\"https://x.com/roles\"[1]",
+		     "{\"https://x.com/roles\":[\"a\",\"b\"]}");
+	expect_ok(&r, "b", 0, "quoted key then index");
+	r = with_key(&c, ".$x_1@", "{\"$x_1@\":\"odd\"}");
+	expect_ok(&r, "odd", 0, "key characters _ $ @");
+	r = with_key(&c, ".app.roles[0].name", "{\"app\":{\"roles\":[{\"name\":\"deep\"}]}}");
+	expect_ok(&r, "deep", 0, "mixed path");
+
+	/* v13 filters, last step only */
+	r = with_key(&c, ".roles[?(@ == \"admin\")]", "{\"roles\":[\"user\",\"admin\"]}");
+	expect_ok(&r, "admin", 0, "filter ==");
+	r = with_key(&c, ".roles[?(@ == \"boss\")]", "{\"roles\":[\"user\",\"admin\"]}");
+	expect_ok(&r, "web_anon", 1, "filter == no match -> anon");
+	r = with_key(&c, ".roles[?(@ != \"user\")]", "{\"roles\":[\"user\",5,\"admin\"]}");
+	expect_ok(&r, "admin", 0, "filter != skips non-strings");
+	r = with_key(&c, ".roles[?(@ ^== \"app_\")]", "{\"roles\":[\"x\",\"app_editor\"]}");
+	expect_ok(&r, "app_editor", 0, "filter ^== (starts with)");
+	r = with_key(&c, ".roles[?(@ ==^ \"_rw\")]", "{\"roles\":[\"a_ro\",\"a_rw\"]}");
+	expect_ok(&r, "a_rw", 0, "filter ==^ (ends with)");
+	r = with_key(&c, ".roles[?(@*==\"edit\")]", "{\"roles\":[\"viewer\",\"the_editor\"]}");
+	expect_ok(&r, "the_editor", 0, "filter *== (contains), no blanks");
+	r = with_key(&c, ".roles[?(@ == \"admin\")]", "{\"roles\":\"admin\"}");
+	expect_ok(&r, "web_anon", 1, "filter on a non-array -> anon");
+
+	/* non-strings are JSON-encoded, as PostgREST does */
+	r = with_key(&c, ".role", "{\"role\":5}");
+	expect_ok(&r, "5", 0, "number role JSON-encoded");
+	r = with_key(&c, ".role", "{\"role\":true}");
+	expect_ok(&r, "true", 0, "boolean role JSON-encoded");
+	r = with_key(&c, ".role", "{\"role\":{\"a\":\"b\"}}");
+	expect_ok(&r, "{\"a\":\"b\"}", 0, "object role JSON-encoded");
+	r = with_key(&c, ".role", "{\"role\":[\"a\"]}");
+	expect_ok(&r, "[\"a\"]", 0, "array role JSON-encoded");
+	r = with_key(&c, ".role", "{\"role\":null}");
+	expect_ok(&r, "web_anon", 1, "null role -> anon");
+
+	r = with_key(&c, ".role", "{\"role\":\"\"}");
+	expect_invalid(&r, "PGRST303", msg, "empty role refused");
+	c.role_claim_key = (char *)".role";
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"HS256\"}",
+				"{\"role\":\"admin\\u0000x\"}")));
+	expect_invalid(&r, "PGRST303", msg, "role with NUL refused");
+
+	/* paths config.c should have refused */
+	r = with_key(&c, "role", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL, "path without dot");
+	r = with_key(&c, "", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL, "empty path");
+	r = with_key(&c, ".a[", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL, "unclosed index");
+	r = with_key(&c, ".\"a", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL, "unclosed quote");
+	r = with_key(&c, ".a[?(@ == \"x\")].b", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL,
+		     "filter not last");
+	r = with_key(&c, ".a[?(@ ~= \"x\")]", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL, "unknown operator");
+	r = with_key(&c, ".a-b", "{\"role\":\"u\"}");
+	expect_error(&r, 500, "PGRSTX00", "Invalid jwt-role-claim-key", NULL,
+		     "'-' needs quoting");
+}
+
+/* The result struct is reused by callers: nothing may leak between calls. */
+static void test_result_reset(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+
+	memset(&r, 0, sizeof(r));
+	arena_reset(&req_arena);
+	auth_request(&c, "Basic x", NOW, &req_arena, &r);
+	auth_request(&c, bearer(hs256("{\"role\":\"u\"}")), NOW, &req_arena, &r);
+	expect_ok(&r, "u", 0, "success after an error");
+	is_str(r.message, NULL, "no stale message");
+	is_str(r.details, NULL, "no stale details");
+	is_str(r.hint, NULL, "no stale hint");
+}
+
+int main(void)
+{
+	arena_init(&req_arena);
+	arena_init(&tok_arena);
+
+	test_no_secret();
+	test_secret_no_token();
+	test_valid_tokens();
+	test_header_forms();
+	test_bad_tokens();
+	test_json_rows();
+	test_algorithms();
+	test_time_claims();
+	test_aud();
+	test_role_claim_key();
+	test_result_reset();
+
+	arena_destroy(&req_arena);
+	arena_destroy(&tok_arena);
+	return done_testing();
+}

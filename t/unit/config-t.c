@@ -1,0 +1,525 @@
+/*
+ * config-t.c — unit tests for src/config.c (pg_rest.conf and PGRST_* variables).
+ *
+ * Each test writes a configuration into a mkstemp() file under /tmp, loads
+ * it with its own environment array (never the process environment) and
+ * checks the fields, the error or the warnings.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* by path: a build's own config.h (autoconf) may come first on -I */
+#include "../../src/config.h"
+#include "tap.h"
+
+static char path[64];
+static char err[1024];
+static char warn[4096];
+static char *no_env[] = { NULL };
+
+/* Write text into a new temporary file; its name is left in path. */
+static void write_temp(const char *text)
+{
+	int fd;
+	size_t len = strlen(text);
+
+	strcpy(path, "/tmp/pg_rest-config-t.XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, len) != (ssize_t) len) {
+		perror("config-t: temporary file");
+		exit(2);
+	}
+	close(fd);
+}
+
+/* Load text as a configuration file with envp; the file is removed again. */
+static int load(struct config *cfg, const char *text, char **envp)
+{
+	int rc;
+
+	write_temp(text);
+	rc = config_load(cfg, path, envp, err, sizeof(err), warn, sizeof(warn));
+	unlink(path);
+	return rc;
+}
+
+/* "<path><rest>" for messages that start with the temporary file's name */
+static const char *at_path(const char *rest)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s%s", path, rest);
+	return buf;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static bool is_zeroed(const struct config *cfg)
+{
+	static const struct config zero;
+
+	return memcmp(cfg, &zero, sizeof(zero)) == 0;
+}
+
+static void test_defaults(void)
+{
+	struct config cfg;
+
+	is_int(config_load(&cfg, NULL, no_env, err, sizeof(err), warn, sizeof(warn)), 0,
+	       "defaults: no file loads");
+	is_str(cfg.source, "", "defaults: source is empty");
+	is_str(cfg.db_uri, "", "defaults: db-uri empty (libpq PG* variables)");
+	is_int(cfg.n_db_schemas, 1, "defaults: one schema");
+	is_str(cfg.db_schemas[0], "public", "defaults: schema public");
+	ok(cfg.db_anon_role == NULL, "defaults: no anon role");
+	is_int(cfg.n_db_extra_search_path, 1, "defaults: one extra search path entry");
+	is_str(cfg.db_extra_search_path[0], "public", "defaults: extra search path public");
+	is_int(cfg.db_max_rows, -1, "defaults: db-max-rows unlimited");
+	ok(cfg.db_pre_request == NULL && cfg.db_pre_request_schema == NULL &&
+	   cfg.db_pre_request_name == NULL, "defaults: no pre-request");
+	ok(cfg.db_use_legacy_gucs, "defaults: legacy GUCs on");
+	ok(cfg.db_prepared_statements, "defaults: prepared statements on");
+	is_str(cfg.db_channel, "pgrst", "defaults: channel pgrst");
+	ok(cfg.db_channel_enabled, "defaults: channel enabled");
+	is_str(cfg.db_tx_end, "commit", "defaults: tx end commit");
+	ok(cfg.jwt_secret == NULL && cfg.jwt_secret_len == 0, "defaults: no secret");
+	ok(!cfg.jwt_secret_is_base64, "defaults: secret not base64");
+	ok(cfg.jwt_aud == NULL, "defaults: no audience");
+	is_str(cfg.role_claim_key, ".role", "defaults: role claim key .role");
+	ok(!cfg.jwt_optional, "defaults: jwt not optional");
+	is_str(cfg.openapi_mode, "follow-privileges", "defaults: openapi follow-privileges");
+	ok(cfg.openapi_server_proxy_uri == NULL, "defaults: no proxy uri");
+	is_int(cfg.max_body_bytes, 10485760, "defaults: max body 10 MiB");
+	is_int(cfg.log_level, LOG_ERROR, "defaults: log level error");
+	is_int(cfg.n_app_settings, 0, "defaults: no app settings");
+	is_str(warn, "", "defaults: no warnings");
+	config_free(&cfg);
+	ok(is_zeroed(&cfg), "config_free leaves the struct zeroed");
+	config_free(&cfg);
+	ok(is_zeroed(&cfg), "config_free twice is harmless");
+}
+
+static void test_postgrest_conf(void)
+{
+	struct config cfg;
+
+	is_int(load(&cfg,
+		    "db-uri = \"postgres://dbauth:my_secret@my_host:5432/demobase\"\n"
+		    "server-port = 3000\n"
+		    "db-schema = \"public\"\n"
+		    "db-anon-role = \"webanon\"\n"
+		    "log-level=\"info\"\n"
+		    "jwt-secret=\"my_hard_top_secret\"\n", no_env), 0,
+	       "postgrest.conf loads unchanged");
+	is_str(cfg.source, path, "postgrest.conf: source is the path");
+	is_str(cfg.db_uri, "postgres://dbauth:my_secret@my_host:5432/demobase", "postgrest.conf: db-uri");
+	is_int(cfg.n_db_schemas, 1, "postgrest.conf: one schema");
+	is_str(cfg.db_schemas[0], "public", "postgrest.conf: db-schema");
+	is_str(cfg.db_anon_role, "webanon", "postgrest.conf: db-anon-role");
+	is_int(cfg.log_level, LOG_INFO, "postgrest.conf: log-level");
+	is_int(cfg.jwt_secret_len, 18, "postgrest.conf: secret length");
+	ok(cfg.jwt_secret && memcmp(cfg.jwt_secret, "my_hard_top_secret", 18) == 0,
+	   "postgrest.conf: secret bytes");
+	is_str(warn, at_path(":2: server-port: ignored: pg_rest runs behind the web server\n"),
+	       "postgrest.conf: one warning for server-port");
+	config_free(&cfg);
+
+	/* the seed's other forms: no spaces, bare keys from 3.1 */
+	is_int(load(&cfg,
+		    "db-uri=\"postgres://dbanon:mysecret@my_host:5432/ourbase\"\n"
+		    "server-port=9090\n"
+		    "db-schema=\"public\"\n"
+		    "db-anon-role=\"dbuser\"\n"
+		    "jwt-secret=\"super_sectret_string\"\n", no_env), 0,
+	       "seed 3.1 config loads");
+	is_str(cfg.db_anon_role, "dbuser", "seed 3.1: anon role");
+	config_free(&cfg);
+}
+
+static void test_every_key(void)
+{
+	struct config cfg;
+
+	is_int(load(&cfg,
+		    "# every key, none at its default\n"
+		    "db-uri = \"host=/tmp dbname=x\"\n"
+		    "db-schemas = \"api,v2\"\n"
+		    "db-anon-role = \"anon\"\n"
+		    "db-extra-search-path = \"public, extensions\"\n"
+		    "db-max-rows = 1000\n"
+		    "db-pre-request = \"api.check\"\n"
+		    "db-use-legacy-gucs = false\n"
+		    "db-prepared-statements = false\n"
+		    "db-channel = \"other\"\n"
+		    "db-channel-enabled = false\n"
+		    "db-tx-end = \"rollback-allow-override\"\n"
+		    "jwt-secret = \"0123456789abcdef0123456789abcdef\"\n"
+		    "jwt-secret-is-base64 = false\n"
+		    "jwt-aud = \"https://example.com\"\n"
+		    "jwt-role-claim-key = \".realm.role\"\n"
+		    "jwt-optional = true\n"
+		    "openapi-mode = \"disabled\"\n"
+		    "openapi-server-proxy-uri = \"https://example.com/api\"\n"
+		    "max-body-bytes = 65536\n"
+		    "log-level = \"debug\"\n", no_env), 0,
+	       "every key: loads");
+	is_str(warn, "", "every key: no warnings");
+	is_str(cfg.db_uri, "host=/tmp dbname=x", "db-uri");
+	ok(cfg.n_db_schemas == 2 && strcmp(cfg.db_schemas[0], "api") == 0 &&
+	   strcmp(cfg.db_schemas[1], "v2") == 0, "db-schemas");
+	is_str(cfg.db_anon_role, "anon", "db-anon-role");
+	ok(cfg.n_db_extra_search_path == 2 && strcmp(cfg.db_extra_search_path[1], "extensions") == 0,
+	   "db-extra-search-path");
+	is_int(cfg.db_max_rows, 1000, "db-max-rows");
+	is_str(cfg.db_pre_request, "api.check", "db-pre-request");
+	ok(!cfg.db_use_legacy_gucs, "db-use-legacy-gucs");
+	ok(!cfg.db_prepared_statements, "db-prepared-statements");
+	is_str(cfg.db_channel, "other", "db-channel");
+	ok(!cfg.db_channel_enabled, "db-channel-enabled");
+	is_str(cfg.db_tx_end, "rollback-allow-override", "db-tx-end");
+	is_int(cfg.jwt_secret_len, 32, "jwt-secret");
+	ok(!cfg.jwt_secret_is_base64, "jwt-secret-is-base64");
+	is_str(cfg.jwt_aud, "https://example.com", "jwt-aud");
+	is_str(cfg.role_claim_key, ".realm.role", "jwt-role-claim-key");
+	ok(cfg.jwt_optional, "jwt-optional");
+	is_str(cfg.openapi_mode, "disabled", "openapi-mode");
+	is_str(cfg.openapi_server_proxy_uri, "https://example.com/api", "openapi-server-proxy-uri");
+	is_int(cfg.max_body_bytes, 65536, "max-body-bytes");
+	is_int(cfg.log_level, LOG_DEBUG, "log-level");
+	config_free(&cfg);
+}
+
+static void test_aliases(void)
+{
+	struct config cfg;
+
+	is_int(load(&cfg,
+		    "db-schema = \"old\"\n"
+		    "max-rows = 50\n"
+		    "pre-request = \"check_user\"\n"
+		    "role-claim-key = \".r\"\n"
+		    "secret-is-base64 = true\n"
+		    "jwt-secret = \"c2VjcmV0\"\n"
+		    "db-pool-timeout = 10\n", no_env), 0,
+	       "aliases: load");
+	is_str(cfg.db_schemas[0], "old", "alias db-schema");
+	is_int(cfg.db_max_rows, 50, "alias max-rows");
+	is_str(cfg.db_pre_request_name, "check_user", "alias pre-request");
+	is_str(cfg.role_claim_key, ".r", "alias role-claim-key");
+	ok(cfg.jwt_secret_is_base64, "alias secret-is-base64");
+	is_str(warn, at_path(":7: db-pool-timeout: ignored: pg_rest runs behind the web server\n"),
+	       "alias db-pool-timeout warns under the name used");
+	config_free(&cfg);
+}
+
+static void test_value_forms(void)
+{
+	struct config cfg;
+
+	is_int(load(&cfg,
+		    "db-max-rows = \"100\"\n"
+		    "db-prepared-statements = \"false\"\n"
+		    "db-channel-enabled = off\n"
+		    "jwt-optional = on;\n"
+		    "max-body-bytes = 99999999999\r\n"
+		    "db-channel = \"\"\n"
+		    "db-anon-role = \"\"\n"
+		    "db-extra-search-path = \"\"\n"
+		    "jwt-aud = \"a.b = on\" # key-like text in a string\n"
+		    "db-uri = \"x\n"
+		    "app.settings.y = on\"\n", no_env), 0,
+	       "value forms: load");
+	is_int(cfg.db_max_rows, 100, "integer as a string");
+	ok(!cfg.db_prepared_statements, "boolean as a string");
+	ok(!cfg.db_channel_enabled, "configurator's bare off");
+	ok(cfg.jwt_optional, "bare on, trailing semicolon");
+	is_int(cfg.max_body_bytes, 99999999999L, "integer beyond 32 bits (libconfig would wrap it)");
+	is_str(cfg.db_channel, "pgrst", "empty string means the default");
+	ok(cfg.db_anon_role == NULL, "empty string means unset");
+	is_int(cfg.n_db_extra_search_path, 0, "empty db-extra-search-path means none");
+	is_str(cfg.jwt_aud, "a.b = on", "strings are not rewritten");
+	is_str(cfg.db_uri, "x\napp.settings.y = on", "multi-line strings are not rewritten");
+	is_int(cfg.n_app_settings, 0, "no app setting from inside a string");
+	config_free(&cfg);
+}
+
+static void test_errors(void)
+{
+	struct config cfg;
+
+	is_int(load(&cfg, "db-uri = \"x\"\n\n# bad\ndb-max-rows = \"abc\"\n", no_env), -1,
+	       "bad integer fails");
+	is_str(err, at_path(":4: db-max-rows: expected an integer, got \"abc\""),
+	       "bad integer: file, line and key");
+	ok(is_zeroed(&cfg), "failed load leaves the struct zeroed");
+
+	load(&cfg, "max-rows = true\n", no_env);
+	is_str(err, at_path(":1: max-rows: expected an integer, got \"true\""),
+	       "bad type names the alias used");
+	load(&cfg, "db-max-rows = -2\n", no_env);
+	is_str(err, at_path(":1: db-max-rows: must be at least -1, got -2"), "db-max-rows >= -1");
+	load(&cfg, "db-channel-enabled = \"maybe\"\n", no_env);
+	is_str(err, at_path(":1: db-channel-enabled: expected true or false, got \"maybe\""),
+	       "bad boolean");
+	load(&cfg, "db-tx-end = \"commmit\"\n", no_env);
+	is_str(err, at_path(":1: db-tx-end: expected one of commit, commit-allow-override, "
+			    "rollback, rollback-allow-override, got \"commmit\""), "bad db-tx-end");
+	load(&cfg, "log-level = \"verbose\"\n", no_env);
+	is_str(err, at_path(":1: log-level: expected one of crit, error, warn, info, debug, "
+			    "got \"verbose\""), "bad log-level");
+	load(&cfg, "openapi-mode = \"on\"\n", no_env);
+	ok(strstr(err, ": openapi-mode: expected one of follow-privileges") != NULL,
+	   "bad openapi-mode");
+	load(&cfg, "db-schemas = [\"a\", \"b\"]\n", no_env);
+	is_str(err, at_path(":1: db-schemas: expected a single value, not a list or group"),
+	       "a list is refused");
+	load(&cfg, "db-schemas = \" , \"\n", no_env);
+	is_str(err, at_path(":1: db-schemas: no schema given"), "db-schemas must name a schema");
+	load(&cfg, "db-schemas = \"api, pg_catalog\"\n", no_env);
+	is_str(err, at_path(":1: db-schemas: schema \"pg_catalog\" cannot be exposed"),
+	       "pg_catalog cannot be exposed");
+
+	is_int(load(&cfg, "db-uri = \"x\"\ndb-anon-role = \"a\"\ndb-urii = \"x\"\n", no_env), -1,
+	       "unknown key fails");
+	is_str(err, at_path(":3: unknown key \"db-urii\""), "unknown key: file, line and key");
+	load(&cfg, "foo.bar = 1\n", no_env);
+	is_str(err, at_path(":1: unknown key \"foo.bar\""), "unknown dotted key");
+
+	is_int(load(&cfg, "db-uri = \"x\"\ndb-anon-role = webanon\n\n", no_env), -1,
+	       "syntax error fails");
+	is_str(err, at_path(":2: syntax error"), "syntax error: file, line, libconfig's message");
+	load(&cfg, "db-uri = \"x\"\ndb-uri = \"y\"\n", no_env);
+	is_str(err, at_path(":2: duplicate setting name"), "duplicate key");
+
+	is_int(config_load(&cfg, "/nonexistent/pg_rest.conf", no_env, err, sizeof(err),
+			   warn, sizeof(warn)), -1, "missing file fails");
+	is_str(err, "could not read configuration file \"/nonexistent/pg_rest.conf\": "
+	       "No such file or directory", "missing file: path and strerror");
+	ok(is_zeroed(&cfg), "missing file leaves the struct zeroed");
+}
+
+static void test_ignored_keys(void)
+{
+	struct config cfg;
+
+	is_int(load(&cfg,
+		    "server-host = \"*4\"\n"
+		    "server-port = 3000\n"
+		    "server-unix-socket = \"/tmp/s\"\n"
+		    "server-unix-socket-mode = \"660\"\n"
+		    "db-pool = 10\n"
+		    "db-pool-acquisition-timeout = 10\n"
+		    "db-pool-max-idletime = 30\n"
+		    "db-pool-max-lifetime = 1800\n"
+		    "db-pool-automatic-recovery = true\n"
+		    "admin-server-port = 3001\n"
+		    "server-cors-allowed-origins = \"http://a\"\n"
+		    "server-trace-header = \"X-Request-Id\"\n"
+		    "server-timing-enabled = true\n"
+		    "jwt-cache-max-lifetime = 3600\n"
+		    "db-config = false\n"
+		    "db-pre-config = \"postgrest.pre_config\"\n"
+		    "db-root-spec = \"root\"\n"
+		    "db-plan-enabled = true\n"
+		    "db-aggregates-enabled = true\n"
+		    "db-hoisted-tx-settings = \"statement_timeout\"\n"
+		    "openapi-security-active = true\n"
+		    "log-query = \"main-query\"\n", no_env), 0,
+	       "ignored keys: accepted");
+	is_int(count_lines(warn), 22, "ignored keys: one warning each");
+	ok(strstr(warn, at_path(":11: server-cors-allowed-origins: not supported yet, ignored\n")) != NULL,
+	   "ignored keys: unimplemented features say so");
+	ok(strstr(warn, at_path(":5: db-pool: ignored: pg_rest runs behind the web server\n")) != NULL,
+	   "ignored keys: FastCGI-meaningless keys say so");
+	config_free(&cfg);
+
+	{
+		char *env[] = { "PGRST_SERVER_PORT=3000", "PGRST_JWT_SECRT=x", NULL };
+
+		is_int(load(&cfg, "server-port = 3000\n", env), 0, "ignored key in file and env");
+		is_str(warn, at_path(":1: server-port: ignored: pg_rest runs behind the web server\n"
+				     "environment variable PGRST_JWT_SECRT: unknown setting, ignored\n"),
+		       "one warning per key; unknown PGRST_ variable warns");
+		config_free(&cfg);
+	}
+}
+
+static void test_env(void)
+{
+	struct config cfg;
+	char *env[] = {
+		"HOME=/root",
+		"PGRST_DB_URI=postgres://env@host/db",
+		"PGRST_DB_SCHEMA=alias_loses",
+		"PGRST_DB_SCHEMAS=api, alt",
+		"PGRST_DB_ANON_ROLE=webanon",
+		"PGRST_JWT_SECRET=c2VjcmV0",
+		"PGRST_JWT_SECRET_IS_BASE64=true",
+		"PGRST_DB_MAX_ROWS=25",
+		"PGRST_LOG_LEVEL=warn",
+		"PGRST_APP_SETTINGS_JWT_EXP=3600",
+		"PGRST_DB_URI=second_is_ignored",
+		NULL,
+	};
+	char *bad[] = { "PGRST_DB_MAX_ROWS=abc", NULL };
+	char *alias[] = { "PGRST_DB_SCHEMA=only_alias", "PGRST_MAX_ROWS=7", NULL };
+
+	is_int(load(&cfg,
+		    "db-uri = \"postgres://file@host/db\"\n"
+		    "db-schemas = \"file\"\n"
+		    "db-max-rows = 10\n"
+		    "app.settings.jwt_exp = 60\n"
+		    "app.settings.other = \"o\"\n", env), 0,
+	       "env: loads");
+	is_str(cfg.db_uri, "postgres://env@host/db", "env: PGRST_DB_URI wins over the file");
+	ok(cfg.n_db_schemas == 2 && strcmp(cfg.db_schemas[0], "api") == 0 &&
+	   strcmp(cfg.db_schemas[1], "alt") == 0, "env: PGRST_DB_SCHEMAS wins over its alias, trimmed");
+	is_str(cfg.db_anon_role, "webanon", "env: PGRST_DB_ANON_ROLE");
+	is_int(cfg.jwt_secret_len, 6, "env: PGRST_JWT_SECRET base64-decoded");
+	ok(cfg.jwt_secret && memcmp(cfg.jwt_secret, "secret", 6) == 0, "env: secret bytes");
+	is_int(cfg.db_max_rows, 25, "env: integer from text");
+	is_int(cfg.log_level, LOG_WARN, "env: log level");
+	is_int(cfg.n_app_settings, 2, "env: app settings merged");
+	is_str(cfg.app_settings_names[0], "app.settings.jwt_exp", "app setting name from the file");
+	is_str(cfg.app_settings_values[0], "3600", "app setting: env wins, case-insensitively");
+	is_str(cfg.app_settings_values[1], "o", "app setting string");
+	config_free(&cfg);
+
+	is_int(load(&cfg, "db-max-rows = 10\n", bad), -1, "env: bad value fails");
+	is_str(err, "environment variable PGRST_DB_MAX_ROWS: expected an integer, got \"abc\"",
+	       "env: error names the variable");
+
+	is_int(config_load(&cfg, NULL, alias, err, sizeof(err), warn, sizeof(warn)), 0,
+	       "env: alias variables without a file");
+	is_str(cfg.db_schemas[0], "only_alias", "env: PGRST_DB_SCHEMA");
+	is_int(cfg.db_max_rows, 7, "env: PGRST_MAX_ROWS");
+	config_free(&cfg);
+}
+
+static void test_interpolation(void)
+{
+	struct config cfg;
+	char *env[] = { "DBUSER=alice", "ROLE=web anon", NULL };
+
+	is_int(load(&cfg,
+		    "db-uri = \"postgres://$(DBUSER)@host/$(NOPE)db$$x\"\n"
+		    "db-anon-role = \"$(ROLE)\"\n"
+		    "db-channel = \"$(unclosed\"\n"
+		    "db-max-rows = \"$(NOPE)\"\n", env), 0,
+	       "$(VAR): loads");
+	is_str(cfg.db_uri, "postgres://alice@host/db$x", "$(VAR) replaced, missing is empty, $$ is $");
+	is_str(cfg.db_anon_role, "web anon", "$(VAR) whole value");
+	is_str(cfg.db_channel, "$(unclosed", "unclosed $( kept as is");
+	is_int(cfg.db_max_rows, -1, "$(VAR) empty means the default");
+	config_free(&cfg);
+}
+
+static void test_secrets(void)
+{
+	struct config cfg;
+	char secret_file[64], conf[256];
+	static const unsigned char binary[] = { 0xfb, 0xff, 0x00, 0x01 };
+
+	is_int(load(&cfg, "jwt-secret = \"-_8AAQ\"\njwt-secret-is-base64 = true\n", no_env), 0,
+	       "base64url without padding");
+	ok(cfg.jwt_secret_len == 4 && memcmp(cfg.jwt_secret, binary, 4) == 0,
+	   "base64url decodes to binary bytes");
+	config_free(&cfg);
+	is_int(load(&cfg, "jwt-secret = \"+/8AAQ==\"\njwt-secret-is-base64 = true\n", no_env), 0,
+	       "standard base64 with padding");
+	ok(cfg.jwt_secret_len == 4 && memcmp(cfg.jwt_secret, binary, 4) == 0,
+	   "standard base64 decodes the same");
+	config_free(&cfg);
+	is_int(load(&cfg, "jwt-secret-is-base64 = true\njwt-secret = \"not base64!\"\n", no_env), -1,
+	       "bad base64 fails");
+	is_str(err, at_path(":2: jwt-secret: not valid base64 (jwt-secret-is-base64 is true)"),
+	       "bad base64: file, line and key");
+	load(&cfg, "jwt-secret-is-base64 = true\njwt-secret = \"abcde\"\n", no_env);
+	ok(strstr(err, "not valid base64") != NULL, "base64 of impossible length fails");
+
+	is_int(load(&cfg, "jwt-secret = \"\"\n", no_env), 0, "empty secret");
+	ok(cfg.jwt_secret == NULL && cfg.jwt_secret_len == 0, "empty secret means no secret");
+	config_free(&cfg);
+
+	/* @/path: the secret is the file's content, one trailing newline dropped */
+	write_temp("a_secret_read_from_a_file\n");
+	strcpy(secret_file, path);
+	snprintf(conf, sizeof(conf), "jwt-secret = \"@%s\"\n", secret_file);
+	is_int(load(&cfg, conf, no_env), 0, "@file secret");
+	is_int(cfg.jwt_secret_len, 25, "@file: newline dropped");
+	ok(cfg.jwt_secret && memcmp(cfg.jwt_secret, "a_secret_read_from_a_file", 25) == 0,
+	   "@file: content");
+	config_free(&cfg);
+	unlink(secret_file);
+
+	write_temp("c2VjcmV0\n");
+	strcpy(secret_file, path);
+	snprintf(conf, sizeof(conf), "jwt-secret = \"@%s\"\njwt-secret-is-base64 = true\n",
+		 secret_file);
+	is_int(load(&cfg, conf, no_env), 0, "@file with base64");
+	ok(cfg.jwt_secret_len == 6 && memcmp(cfg.jwt_secret, "secret", 6) == 0,
+	   "@file with base64: decoded");
+	config_free(&cfg);
+
+	/* db-uri takes @file too (PostgREST does), trimmed */
+	snprintf(conf, sizeof(conf), "db-uri = \"@%s\"\n", secret_file);
+	is_int(load(&cfg, conf, no_env), 0, "@file db-uri");
+	is_str(cfg.db_uri, "c2VjcmV0", "@file db-uri: content, trimmed");
+	config_free(&cfg);
+	unlink(secret_file);
+
+	is_int(load(&cfg, "jwt-secret = \"@/nonexistent/secret\"\n", no_env), -1,
+	       "missing secret file fails");
+	is_str(err, at_path(":1: jwt-secret: could not read \"/nonexistent/secret\": "
+			    "No such file or directory"), "missing secret file: message");
+}
+
+static void test_pre_request(void)
+{
+	static const struct {
+		const char *value, *schema, *name;
+	} cases[] = {
+		{ "public.check_user", "public", "check_user" },
+		{ "check_user", NULL, "check_user" },
+		{ "\\\"my.schema\\\".\\\"fn\\\"", "my.schema", "fn" },
+		{ "\\\"a\\\"\\\"b\\\".c.d", "a\"b", "c.d" },
+	};
+	struct config cfg;
+	char conf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(conf, sizeof(conf), "db-pre-request = \"%s\"\n", cases[i].value);
+		is_int(load(&cfg, conf, no_env), 0, "pre-request loads");
+		is_str(cfg.db_pre_request_schema, cases[i].schema, "pre-request schema");
+		is_str(cfg.db_pre_request_name, cases[i].name, "pre-request name");
+		config_free(&cfg);
+	}
+	is_int(load(&cfg, "db-pre-request = \".fn\"\n", no_env), -1, "pre-request .fn fails");
+	is_str(err, at_path(":1: db-pre-request: expected \"function\" or \"schema.function\", "
+			    "got \".fn\""), "pre-request: message");
+}
+
+int main(void)
+{
+	test_defaults();
+	test_postgrest_conf();
+	test_every_key();
+	test_aliases();
+	test_value_forms();
+	test_errors();
+	test_ignored_keys();
+	test_env();
+	test_interpolation();
+	test_secrets();
+	test_pre_request();
+	return done_testing();
+}
