@@ -30,7 +30,7 @@ const char SQL_TX_SETTINGS[] =
 	"   WHERE $8::boolean AND c.key ~ '^[A-Za-z_][A-Za-z0-9_$]*$'),"
 	/* app.settings.* from the configuration */
 	" (SELECT pg_catalog.count(pg_catalog.set_config(s.k, s.v, true))"
-	"    FROM pg_catalog.unnest($9::text[], $10::text[]) AS s(k, v))";
+	"    FROM ROWS FROM (pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[])) AS s(k, v))";
 
 void sql_init(struct sql *s, struct arena *a)
 {

@@ -40,7 +40,8 @@ create table api.secrets (id int, secret text);
 insert into api.secrets values (1, 's1');
 create table alt.things (id int, label text);
 insert into alt.things values (1, 'from alt');
-grant select on api.items, api.cheap_items, alt.things to anon, webuser;
+create view api.greeting as select current_setting('app.settings.greeting', true) as greeting;
+grant select on api.items, api.cheap_items, api.greeting, alt.things to anon, webuser;
 SQL
 
 $t->start_workers(config => {
@@ -171,6 +172,7 @@ $t->start_workers(config => {
     'db-schemas'   => 'api',
     'db-anon-role' => 'anon',
     'db-max-rows'  => \'2',
+    'app.settings.greeting' => 'hello there',
 }, workers => 1);
 get_ok('/items?order=id', [1, 2], 'db-max-rows caps the rows');
 get_ok('/items?order=id&limit=10', [1, 2], 'db-max-rows caps a larger limit');
@@ -178,6 +180,8 @@ get_ok('/items?order=id&limit=1', [1], 'a smaller limit stays');
 $r = $t->get('/items?order=id', headers => { Prefer => 'count=exact' });
 is($r->{headers}{'content-range'}, '0-1/5', 'count with db-max-rows');
 ok(!defined $r->{headers}{'content-profile'}, 'no Content-Profile with one schema');
+$r = $t->get('/greeting');
+is_deeply($r->{json}, [{ greeting => 'hello there' }], 'app.settings.* visible as transaction settings');
 
 # ---- errors ----------------------------------------------------------------
 $t->start_workers(config => {
