@@ -189,5 +189,8 @@ int response_error(struct response *r, const struct http_error *e)
 	response_header(r, "Content-Type", "application/json; charset=utf-8");
 	if (e->www_authenticate != NULL)
 		response_header(r, "WWW-Authenticate", e->www_authenticate);
+	/* the worker retries the database at most once a second */
+	if (e->status == 503)
+		response_header(r, "Retry-After", "1");
 	return response_send(r, body, strlen(body));
 }
