@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 static int log_fd = -1;
-static enum log_level log_threshold = LOG_ERROR;
+/* until the configuration sets it: start-up warnings must be seen */
+static enum log_level log_threshold = LOG_WARN;
 
 static const char *const level_names[] = {"FATAL", "ERROR", "WARNING", "INFO", "DEBUG"};
 

@@ -150,21 +150,14 @@ static int serve(struct worker *w, int sock, const char *config_path)
 		log_msg(LOG_CRIT, "FCGX_Init failed");
 		return 1;
 	}
-	FCGX_InitRequest(&req, sock, 0);
+	/*
+	 * FCGI_FAIL_ACCEPT_ON_INTR: a signal makes an idle accept() return, so
+	 * a SIGHUP takes effect before the next request, not after it.
+	 */
+	FCGX_InitRequest(&req, sock, FCGI_FAIL_ACCEPT_ON_INTR);
 
+	sigprocmask(SIG_BLOCK, &served, NULL);
 	while (!got_shutdown) {
-		sigprocmask(SIG_UNBLOCK, &served, NULL);
-		int rc = FCGX_Accept_r(&req);
-
-		sigprocmask(SIG_BLOCK, &served, NULL);
-		if (rc < 0) {
-			if (!got_shutdown)
-				log_error("FCGX_Accept_r failed: %d", rc);
-			break;
-		}
-		handle_request(w, &req);
-		FCGX_Finish_r(&req);
-
 		if (got_reload_config) {
 			got_reload_config = 0;
 			reload_config(w, config_path);
@@ -173,6 +166,20 @@ static int serve(struct worker *w, int sock, const char *config_path)
 			got_reload_schema = 0;
 			log_info("schema reload requested (no schema cache in this version)");
 		}
+
+		sigprocmask(SIG_UNBLOCK, &served, NULL);
+		int rc = FCGX_Accept_r(&req);
+
+		sigprocmask(SIG_BLOCK, &served, NULL);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			if (!got_shutdown)
+				log_error("FCGX_Accept_r failed: %d", rc);
+			break;
+		}
+		handle_request(w, &req);
+		FCGX_Finish_r(&req);
 	}
 	log_info("exiting after %lu requests", w->requests);
 	FCGX_Free(&req, 1);
