@@ -221,10 +221,14 @@ int main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = calloc(1, sizeof(*w.cfg));
-	if (w.cfg == NULL || load_config(w.cfg, config_path) < 0)
+	if (w.cfg == NULL || load_config(w.cfg, config_path) < 0) {
+		free(w.cfg);
 		return 1;
+	}
 	if (check_only) {
 		printf("%s: configuration OK\n", config_path ? config_path : "(environment)");
+		config_free(w.cfg);
+		free(w.cfg);
 		return 0;
 	}
 	log_set_level(w.cfg->log_level);
@@ -234,14 +238,17 @@ int main(int argc, char **argv)
 	if (listen_addr != NULL) {
 		/* FCGX_OpenSocket calls exit() on failure, after printing why */
 		sock = FCGX_OpenSocket(listen_addr, 128);
-		if (sock < 0) {
-			log_msg(LOG_CRIT, "cannot listen on %s", listen_addr);
-			return 1;
-		}
 	} else if (!stdin_is_listening_socket()) {
 		fprintf(stderr, "pg_rest: not started by a FastCGI spawner (standard input is not a "
 				"listening socket); use spawn-fcgi, mod_fcgid or --listen\n");
-		return 2;
+		sock = -2;
+	}
+	if (sock < 0) {
+		if (sock == -1)
+			log_msg(LOG_CRIT, "cannot listen on %s", listen_addr);
+		config_free(w.cfg);
+		free(w.cfg);
+		return sock == -2 ? 2 : 1;
 	}
 
 	arena_init(&w.arena);

@@ -238,4 +238,9 @@ is($r->{status}, 200, 'served under /api/');
 is_deeply(ids($r), [2], 'row under /api/');
 error_ok('/api/nope', 404, '42P01', 'unknown table under /api/');
 
+# a --enable-sanitizers build writes its reports (leaks at exit included)
+# into the harness's log directory
+$t->stop_workers;
+is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');
+
 done_testing();

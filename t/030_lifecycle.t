@@ -169,4 +169,9 @@ $msg = `'${\ $t->bin}' '$bad' </dev/null 2>&1`;
 is($? >> 8, 2, 'not started by a FastCGI spawner: exit status 2');
 like($msg, qr/not started by a FastCGI spawner/, 'with a message saying so');
 
+# a --enable-sanitizers build writes its reports (leaks at exit included)
+# into the harness's log directory
+$t->stop_workers;
+is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');
+
 done_testing();
