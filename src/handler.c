@@ -75,23 +75,37 @@ static int read_body(struct ctx *c, FCGX_Stream *in)
 	return 0;
 }
 
-/* a header value's comma-separated items, trimmed */
+/*
+ * Walk a comma-separated header value: returns the next item trimmed of
+ * blanks, without any ";parameters", with its length in *len; NULL at the
+ * end.  *p is advanced past the item.
+ */
+static const char *next_item(const char **p, size_t *len)
+{
+	const char *s = *p;
+
+	while (*s == ' ' || *s == ',')
+		s++;
+	if (*s == '\0')
+		return NULL;
+	size_t n = strcspn(s, ",;");
+
+	*p = s + strcspn(s, ",");
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	*len = n;
+	return s;
+}
+
+/* Is item (case-insensitively) one of the items of a list header? */
 static bool list_has(const char *list, const char *item)
 {
-	size_t n = strlen(item);
+	size_t want = strlen(item), len;
+	const char *it;
 
-	for (const char *p = list; p && *p;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		size_t len = strcspn(p, ",");
-		size_t t = len;
-
-		while (t > 0 && p[t - 1] == ' ')
-			t--;
-		if (t == n && strncasecmp(p, item, n) == 0)
+	while (list != NULL && (it = next_item(&list, &len)) != NULL)
+		if (len == want && strncasecmp(it, item, len) == 0)
 			return true;
-		p += len;
-	}
 	return false;
 }
 
@@ -131,22 +145,9 @@ static int check_accept(struct ctx *c)
 {
 	const char *accept = request_header(&c->req, "accept");
 
-	if (accept == NULL || accept[0] == '\0')
+	if (accept == NULL || accept[0] == '\0' || list_has(accept, "*/*") ||
+	    list_has(accept, "application/*") || list_has(accept, "application/json"))
 		return 0;
-	for (const char *p = accept; *p;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		size_t len = strcspn(p, ",;");
-		size_t t = len;
-
-		while (t > 0 && p[t - 1] == ' ')
-			t--;
-		if ((t == 3 && strncmp(p, "*/*", 3) == 0) ||
-		    (t == 13 && strncasecmp(p, "application/*", 13) == 0) ||
-		    (t == 16 && strncasecmp(p, "application/json", 16) == 0))
-			return 0;
-		p += strcspn(p, ",");
-	}
 	return fail_with(c, 406, "PGRST107",
 			 arena_printf(c->a, "None of these media types are available: %s", accept),
 			 NULL, NULL), -1;
@@ -321,7 +322,7 @@ static int respond_read(struct ctx *c, PGresult *res, const struct query *q, con
 	long long offset = q->levels[0].offset;
 	const char *body = getval(res, 2);
 
-	if (total >= 0 && page == 0 && offset > 0 && offset >= total && total >= 0) {
+	if (total >= 0 && page == 0 && offset > 0 && offset >= total) {
 		response_headerf(&c->resp, "Content-Range", "*/%lld", total);
 		return fail_with(c, 416, "PGRST103", "Requested range not satisfiable",
 				 arena_printf(c->a, "An offset of %lld was requested, but there are only %lld rows.",
@@ -462,7 +463,7 @@ void handle_request(struct worker *w, FCGX_Request *fr)
 
 	if (request_from_params(&c.req, fr->envp, c.a, &perr) < 0) {
 		response_init(&c.resp, fr->out, c.a, false);
-		fail_with(&c, 400, "PGRST000", "Bad request", perr, NULL);
+		fail_with(&c, 400, "PGRST102", "Invalid request", perr, NULL);
 	} else {
 		response_init(&c.resp, fr->out, c.a, strcmp(c.req.method, "HEAD") == 0);
 		if (read_body(&c, fr->in) == 0)
