@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "worker.h"
 
 /* ------------------------------------------------------------------ */
 /* prepared statement cache: statement text -> server-side name        */
@@ -113,6 +114,50 @@ static void db_drop(struct db *db)
 	cache_clear(db->cache);
 }
 
+/* LISTEN on db-channel, for NOTIFY pgrst, 'reload schema' and the like. */
+static void listen_channel(struct db *db)
+{
+	if (!db->cfg->db_channel_enabled || db->cfg->db_channel == NULL)
+		return;
+
+	char *ident = PQescapeIdentifier(db->conn, db->cfg->db_channel, strlen(db->cfg->db_channel));
+	char sql[300];
+
+	if (ident == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "LISTEN %s", ident);
+	PQfreemem(ident);
+
+	PGresult *res = PQexec(db->conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_error("LISTEN %s failed: %s", db->cfg->db_channel, PQerrorMessage(db->conn));
+	PQclear(res);
+}
+
+unsigned db_notifications(struct db *db)
+{
+	unsigned want = 0;
+	PGnotify *n;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK || !PQconsumeInput(db->conn))
+		return 0;
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		if (db->cfg->db_channel != NULL && strcmp(n->relname, db->cfg->db_channel) == 0) {
+			if (n->extra[0] == '\0')
+				want |= WANT_CONFIG | WANT_SCHEMA;
+			else if (strcmp(n->extra, "reload schema") == 0)
+				want |= WANT_SCHEMA;
+			else if (strcmp(n->extra, "reload config") == 0)
+				want |= WANT_CONFIG;
+			else
+				log_info("ignored NOTIFY %s payload '%s'", n->relname, n->extra);
+		}
+		PQfreemem(n);
+	}
+	return want;
+}
+
 static bool db_connect(struct db *db)
 {
 	const char *keys[5], *vals[5];
@@ -145,6 +190,8 @@ static bool db_connect(struct db *db)
 	if (db->failures > 0)
 		log_info("connected to the database after %d failed attempts", db->failures);
 	db->failures = 0;
+	db->connections++;
+	listen_channel(db);
 	return true;
 }
 
@@ -226,11 +273,10 @@ static void connection_error(struct db *db, struct http_error *err, struct arena
 	db_drop(db);
 }
 
-/* Read every result of the pipeline; keep the main one. */
-static PGresult *collect(struct db *db, const struct item *items, int n_items, int main_index,
-			 bool as_anon, struct http_error *err, struct arena *a, bool *broken)
+/* Read every result of the pipeline; keep the rows of each statement. */
+static bool collect(struct db *db, const struct item *items, int n_items, PGresult **out,
+		    bool as_anon, struct http_error *err, struct arena *a, bool *broken)
 {
-	PGresult *main_res = NULL;
 	bool failed = false;
 
 	for (int i = 0; i < n_items; i++) {
@@ -248,12 +294,10 @@ static PGresult *collect(struct db *db, const struct item *items, int n_items, i
 			failed = true;
 			error_from_result(res, as_anon, err, a);
 		}
-		if (items[i].kind == ITEM_EXEC && items[i].stmt == main_index && !failed &&
-		    st == PGRES_TUPLES_OK) {
-			main_res = res;
-		} else {
+		if (items[i].kind == ITEM_EXEC && items[i].stmt >= 0 && st == PGRES_TUPLES_OK)
+			out[items[i].stmt] = res;
+		else
 			PQclear(res);
-		}
 		/* each command's results end with NULL in pipeline mode */
 		while ((res = PQgetResult(db->conn)) != NULL)
 			PQclear(res);
@@ -265,21 +309,22 @@ static PGresult *collect(struct db *db, const struct item *items, int n_items, i
 			*broken = true;
 		PQclear(sync);
 	}
-	if (*broken || PQstatus(db->conn) != CONNECTION_OK) {
+	if (*broken || PQstatus(db->conn) != CONNECTION_OK)
 		*broken = true;
-		PQclear(main_res);
-		return NULL;
-	}
-	if (failed) {
-		PQclear(main_res);
-		return NULL;
-	}
-	return main_res;
+	return !*broken && !failed;
 }
 
-static PGresult *run_once(struct db *db, bool read_only, bool rollback,
-			  const struct db_stmt *stmts, int n, int main_index,
-			  bool as_anon, struct http_error *err, struct arena *a, bool *broken)
+static void clear_results(PGresult **out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		PQclear(out[i]);
+		out[i] = NULL;
+	}
+}
+
+static bool run_once(struct db *db, bool read_only, bool rollback,
+		     const struct db_stmt *stmts, int n, PGresult **out,
+		     bool as_anon, struct http_error *err, struct arena *a, bool *broken)
 {
 	struct item *items = arena_alloc(a, sizeof(*items) * (size_t)(2 * n + 4));
 	int n_items = 0;
@@ -288,7 +333,7 @@ static PGresult *run_once(struct db *db, bool read_only, bool rollback,
 	*broken = false;
 	if (PQenterPipelineMode(db->conn) != 1) {
 		*broken = true;
-		return NULL;
+		return false;
 	}
 	ok = send_stmt(db, read_only ? "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
 				     : "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
@@ -300,37 +345,40 @@ static PGresult *run_once(struct db *db, bool read_only, bool rollback,
 	ok = ok && PQpipelineSync(db->conn) == 1;
 	if (!ok) {
 		*broken = true;
-		return NULL;
+		return false;
 	}
 
-	PGresult *res = collect(db, items, n_items, main_index, as_anon, err, a, broken);
+	bool done = collect(db, items, n_items, out, as_anon, err, a, broken);
 
-	if (*broken)
-		return NULL;
+	if (*broken) {
+		clear_results(out, n);
+		return false;
+	}
 	PQexitPipelineMode(db->conn);
-	if (res == NULL && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-		PGresult *rb = PQexec(db->conn, "ROLLBACK");
-
-		PQclear(rb);
+	if (!done) {
+		clear_results(out, n);
+		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+			PQclear(PQexec(db->conn, "ROLLBACK"));
 	}
-	return res;
+	return done;
 }
 
-PGresult *db_run(struct db *db, bool read_only, bool rollback,
-		 const struct db_stmt *stmts, int n, int main_index,
-		 bool as_anon, struct http_error *err, struct arena *a)
+bool db_run(struct db *db, bool read_only, bool rollback,
+	    const struct db_stmt *stmts, int n, PGresult **out,
+	    bool as_anon, struct http_error *err, struct arena *a)
 {
 	bool broken;
 
+	for (int i = 0; i < n; i++)
+		out[i] = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (!db_ensure(db, err, a))
-			return NULL;
+			return false;
 		err->status = 0;
-		PGresult *res = run_once(db, read_only, rollback, stmts, n, main_index,
-					 as_anon, err, a, &broken);
+		bool done = run_once(db, read_only, rollback, stmts, n, out, as_anon, err, a, &broken);
 
 		if (!broken)
-			return res;
+			return done;
 		connection_error(db, err, a);
 		/*
 		 * A read-only transaction that died with its connection changed
@@ -340,5 +388,5 @@ PGresult *db_run(struct db *db, bool read_only, bool rollback,
 		if (!read_only)
 			break;
 	}
-	return NULL;
+	return false;
 }

@@ -27,6 +27,7 @@ struct db {
 	time_t last_attempt;        /* last connection attempt */
 	int failures;               /* consecutive failed attempts, for backoff */
 	char last_error[256];       /* why the last connection attempt failed */
+	unsigned long connections;  /* successful connects so far */
 };
 
 struct db_stmt {
@@ -47,13 +48,21 @@ bool db_ensure(struct db *db, struct http_error *err, struct arena *a);
 
 /*
  * Run stmts inside BEGIN … COMMIT in one round trip.  On success returns
- * the PGresult of stmts[main_index] (caller PQclear()s it).  On failure
- * returns NULL with err filled from the first error (status mapped with
- * pg_error_status(), as_anon for 42501), and the transaction rolled back.
+ * true and out[i] holds the rows of stmts[i] (NULL for statements that
+ * return none); the caller PQclear()s them.  On failure returns false
+ * with err filled from the first error (status mapped with
+ * pg_error_status(), as_anon for 42501) and the transaction rolled back.
  * With rollback = true the transaction ends in ROLLBACK instead of COMMIT.
  */
-PGresult *db_run(struct db *db, bool read_only, bool rollback,
-		 const struct db_stmt *stmts, int n, int main_index,
-		 bool as_anon, struct http_error *err, struct arena *a);
+bool db_run(struct db *db, bool read_only, bool rollback,
+	    const struct db_stmt *stmts, int n, PGresult **out,
+	    bool as_anon, struct http_error *err, struct arena *a);
+
+/*
+ * Read NOTIFY messages on db-channel that arrived since the last call,
+ * without waiting.  Returns WANT_* bits (worker.h): 'reload schema',
+ * 'reload config', or both for an empty payload, as PostgREST does.
+ */
+unsigned db_notifications(struct db *db);
 
 #endif

@@ -10,14 +10,21 @@
 #define PGR_HANDLER_H
 
 #include <fcgiapp.h>
+#include <time.h>
 
 #include "arena.h"
 #include "config.h"
 #include "db.h"
+#include "schema.h"
 
 struct worker {
 	struct config *cfg;
 	struct db db;
+	struct schema_cache *schema;    /* NULL until loaded */
+	unsigned long schema_conn;      /* db.connections when it was loaded */
+	bool schema_stale;              /* reload asked for */
+	time_t schema_attempt;          /* last load attempt, to retry at most once a second */
+	const char *config_path;        /* for reloads; NULL = environment only */
 	struct arena arena;         /* reset after every request */
 	unsigned long requests;     /* served so far */
 };

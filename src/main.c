@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dump.h"
 #include "handler.h"
+#include "worker.h"
 #include "log.h"
 
 static volatile sig_atomic_t got_shutdown;
@@ -81,6 +83,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: pg_rest [--listen PATH|HOST:PORT] [CONFIG_FILE]\n"
 		"       pg_rest --check [CONFIG_FILE]\n"
+		"       pg_rest --dump-schema [CONFIG_FILE]\n"
 		"       pg_rest --version\n"
 		"\n"
 		"A PostgREST-compatible REST API for PostgreSQL, served over FastCGI.\n"
@@ -99,48 +102,7 @@ static bool stdin_is_listening_socket(void)
 	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
 }
 
-static int load_config(struct config *cfg, const char *path)
-{
-	extern char **environ;
-	char err[1024], warn[4096];
-
-	err[0] = warn[0] = '\0';
-	int rc = config_load(cfg, path, environ, err, sizeof(err), warn, sizeof(warn));
-
-	for (char *line = strtok(warn, "\n"); line != NULL; line = strtok(NULL, "\n"))
-		log_msg(LOG_WARN, "%s", line);
-	if (rc < 0)
-		log_msg(LOG_CRIT, "%s", err);
-	return rc;
-}
-
-/* SIGHUP: a bad new file keeps the old configuration */
-static void reload_config(struct worker *w, const char *path)
-{
-	struct config *fresh = calloc(1, sizeof(*fresh));
-
-	if (fresh == NULL || load_config(fresh, path) < 0) {
-		log_error("configuration not reloaded; keeping the old one");
-		free(fresh);
-		return;
-	}
-	bool new_db = strcmp(fresh->db_uri ? fresh->db_uri : "",
-			     w->cfg->db_uri ? w->cfg->db_uri : "") != 0;
-
-	if (new_db) {
-		db_close(&w->db);
-		db_init(&w->db, fresh);
-	} else {
-		w->db.cfg = fresh;
-	}
-	config_free(w->cfg);
-	free(w->cfg);
-	w->cfg = fresh;
-	log_set_level(fresh->log_level);
-	log_info("configuration reloaded from %s", path ? path : "(environment)");
-}
-
-static int serve(struct worker *w, int sock, const char *config_path)
+static int serve(struct worker *w, int sock)
 {
 	FCGX_Request req;
 	sigset_t served;
@@ -158,14 +120,11 @@ static int serve(struct worker *w, int sock, const char *config_path)
 
 	sigprocmask(SIG_BLOCK, &served, NULL);
 	while (!got_shutdown) {
-		if (got_reload_config) {
-			got_reload_config = 0;
-			reload_config(w, config_path);
-		}
-		if (got_reload_schema) {
-			got_reload_schema = 0;
-			log_info("schema reload requested (no schema cache in this version)");
-		}
+		unsigned want = (got_reload_config ? WANT_CONFIG : 0) |
+				(got_reload_schema ? WANT_SCHEMA : 0);
+
+		got_reload_config = got_reload_schema = 0;
+		worker_refresh(w, want);
 
 		sigprocmask(SIG_UNBLOCK, &served, NULL);
 		int rc = FCGX_Accept_r(&req);
@@ -178,6 +137,8 @@ static int serve(struct worker *w, int sock, const char *config_path)
 				log_error("FCGX_Accept_r failed: %d", rc);
 			break;
 		}
+		/* NOTIFYs that came while we waited in accept() */
+		worker_refresh(w, 0);
 		handle_request(w, &req);
 		FCGX_Finish_r(&req);
 	}
@@ -189,13 +150,15 @@ static int serve(struct worker *w, int sock, const char *config_path)
 int main(int argc, char **argv)
 {
 	const char *listen_addr = NULL, *config_path = NULL;
-	bool check_only = false;
+	bool check_only = false, dump_schema = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			listen_addr = argv[++i];
 		} else if (strcmp(argv[i], "--check") == 0) {
 			check_only = true;
+		} else if (strcmp(argv[i], "--dump-schema") == 0) {
+			dump_schema = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("pg_rest %s\n", PACKAGE_VERSION);
 			return 0;
@@ -221,7 +184,7 @@ int main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = calloc(1, sizeof(*w.cfg));
-	if (w.cfg == NULL || load_config(w.cfg, config_path) < 0) {
+	if (w.cfg == NULL || worker_load_config(w.cfg, config_path) < 0) {
 		free(w.cfg);
 		return 1;
 	}
@@ -230,6 +193,13 @@ int main(int argc, char **argv)
 		config_free(w.cfg);
 		free(w.cfg);
 		return 0;
+	}
+	if (dump_schema) {
+		int rc = schema_dump_config(w.cfg, stdout);
+
+		config_free(w.cfg);
+		free(w.cfg);
+		return rc;
 	}
 	log_set_level(w.cfg->log_level);
 
@@ -251,20 +221,10 @@ int main(int argc, char **argv)
 		return sock == -2 ? 2 : 1;
 	}
 
-	arena_init(&w.arena);
-	db_init(&w.db, w.cfg);
-	struct http_error err;
+	worker_start(&w, w.cfg, config_path);
 
-	/* connect now so the first request does not wait; failure is not fatal */
-	if (db_ensure(&w.db, &err, &w.arena))
-		log_info("connected to the database");
-	arena_reset(&w.arena);
+	int rc = serve(&w, sock);
 
-	int rc = serve(&w, sock, config_path);
-
-	db_close(&w.db);
-	arena_destroy(&w.arena);
-	config_free(w.cfg);
-	free(w.cfg);
+	worker_stop(&w);
 	return rc;
 }

@@ -129,6 +129,32 @@ static bool fail(struct cursor *c, const char *expecting)
 	return false;
 }
 
+/* A Parsec-style error at a given position with a given unexpected text. */
+static bool fail_at(struct cursor *c, size_t pos, const char *unexpected, const char *expecting)
+{
+	if (c->failed)
+		return false;
+	c->failed = true;
+	http_error_set(c->err, 400, "PGRST100",
+		       arena_printf(c->a, "\"failed to parse %s (%s)\" (line 1, column %zu)",
+				    c->what, c->input, pos + 1),
+		       arena_printf(c->a, "unexpected %s expecting %s", unexpected, expecting), NULL);
+	return false;
+}
+
+/*
+ * Parsec reports a failed literal at the literal's start, naming the first
+ * character that differs from it: "ac" against "asc" is unexpected "c".
+ */
+static const char *literal_mismatch(struct cursor *c, size_t pos, const char *lit)
+{
+	size_t i = 0;
+
+	while (lit[i] && c->s[pos + i] == lit[i])
+		i++;
+	return c->s[pos + i] ? arena_printf(c->a, "\"%c\"", c->s[pos + i]) : "end of input";
+}
+
 static bool fail_msg(struct cursor *c, const char *details)
 {
 	if (c->failed)
@@ -256,6 +282,10 @@ static bool parse_json_path(struct cursor *c, struct field *f)
 		if (c->pos > digits && at_operand_end(c)) {
 			st.is_index = true;
 			st.key = arena_strndup(c->a, c->s + save, c->pos - save);
+		} else if (c->pos == digits && c->pos > save) {
+			/* "-" must start a negative index */
+			return fail_at(c, c->pos, peek(c) ? arena_printf(c->a, "\"%c\"", peek(c))
+							   : "end of input", "digit");
 		} else {
 			c->pos = save;
 			if (!parse_name(c, &st.key))
@@ -334,7 +364,8 @@ static bool parse_select_item(struct cursor *c, struct select_item *it, int dept
 		if (peek(c) != '(')
 			return fail(c, "\"(\"");
 		c->pos++;
-		if (!parse_select_list(c, &it->children, &it->n_children, depth + 1))
+		if (peek(c) != ')' &&
+		    !parse_select_list(c, &it->children, &it->n_children, depth + 1))
 			return false;
 		return eat(c, ")") ? true : fail(c, "\")\"");
 	}
@@ -362,7 +393,9 @@ static bool parse_select_item(struct cursor *c, struct select_item *it, int dept
 			return false;
 		if (!eat(c, "("))
 			return fail(c, "\"(\"");
-		if (!parse_select_list(c, &it->children, &it->n_children, depth + 1))
+		/* rel() selects nothing: the embed only filters */
+		if (peek(c) != ')' &&
+		    !parse_select_list(c, &it->children, &it->n_children, depth + 1))
 			return false;
 		if (!eat(c, ")"))
 			return fail(c, "\")\"");
@@ -688,21 +721,30 @@ static bool parse_order(struct cursor *c, struct query_level *lv)
 			if (!parse_field(c, &t.field))
 				return false;
 		}
+		bool dir = false, nulls = false;
+
 		if (eat(c, ".asc")) {
-			t.desc = false;
+			dir = true;
 		} else if (eat(c, ".desc")) {
-			t.desc = true;
+			t.desc = dir = true;
 		}
-		if (eat(c, ".nullsfirst"))
+		if (eat(c, ".nullsfirst")) {
 			t.nulls = 1;
-		else if (eat(c, ".nullslast"))
+			nulls = true;
+		} else if (eat(c, ".nullslast")) {
 			t.nulls = 2;
-		skip_ws(c);
-		if (peek(c) != ',' && peek(c) != '\0') {
-			if (peek(c) == '.')
-				return fail(c, "\"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"");
-			return fail(c, "\",\" or end of input");
+			nulls = true;
 		}
+		skip_ws(c);
+		if (peek(c) == '.' && !nulls)
+			return dir ? fail_at(c, c->pos + 1, literal_mismatch(c, c->pos + 1, "nullsfirst"),
+					     "\"nullsfirst\" or \"nullslast\"")
+				   : fail_at(c, c->pos + 1, literal_mismatch(c, c->pos + 1, "asc"),
+					     "\"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"");
+		if (peek(c) != ',' && peek(c) != '\0')
+			return fail_at(c, c->pos, arena_printf(c->a, "'%c'", peek(c)),
+				       nulls ? "\",\" or end of input"
+					     : "delimiter (.), \",\" or end of input");
 		GROW(c->a, lv->order, lv->n_order, cap);
 		lv->order[lv->n_order++] = t;
 	} while (eat(c, ","));
@@ -980,6 +1022,52 @@ static int parse_one_param(struct query *q, struct arena *a, const struct param 
 	return 0;
 }
 
+/* Percent-encode all but A-Z a-z 0-9 - _ . ~ (Network.HTTP's urlEncode). */
+static void url_encode(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			sbuf_putc(b, (char)*p);
+		} else {
+			char e[4] = {'%', hex[*p >> 4], hex[*p & 15], 0};
+
+			sbuf_puts(b, e);
+		}
+	}
+}
+
+/*
+ * The params sorted by name (stable), re-encoded: PostgREST's canonical
+ * query string, sent back in Content-Location.
+ */
+static const char *canonical(struct param *ps, int n, struct arena *a)
+{
+	struct sbuf b;
+	int *order = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+
+	for (int i = 0; i < n; i++) {
+		int j = i;
+
+		/* insertion sort: few params, and it is stable */
+		while (j > 0 && strcmp(ps[order[j - 1]].key, ps[i].key) > 0) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	sbuf_init(&b, a, 64);
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			sbuf_putc(&b, '&');
+		url_encode(&b, ps[order[i]].key);
+		sbuf_putc(&b, '=');
+		url_encode(&b, ps[order[i]].value ? ps[order[i]].value : "");
+	}
+	return b.data;
+}
+
 int query_parse(const char *qs, struct arena *a, struct query *q, struct http_error *err)
 {
 	struct param *ps;
@@ -987,6 +1075,7 @@ int query_parse(const char *qs, struct arena *a, struct query *q, struct http_er
 	int lvcap = 0, argcap = 0;
 
 	memset(q, 0, sizeof(*q));
+	q->canonical = canonical(ps, n, a);
 	level_for(q, a, "", &lvcap);
 	for (int i = 0; i < n; i++) {
 		/* a param without '=' is dropped, as PostgREST does */

@@ -22,6 +22,7 @@ void http_error_set(struct http_error *e, int status, const char *code,
 	e->details = details;
 	e->hint = hint;
 	e->www_authenticate = NULL;
+	e->details_json = false;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -172,7 +173,10 @@ char *http_error_json(struct arena *a, const struct http_error *e)
 	sbuf_puts(&b, "{\"code\":");
 	json_put_string(&b, e->code);
 	sbuf_puts(&b, ",\"details\":");
-	json_put_string(&b, e->details);
+	if (e->details_json && e->details != NULL)
+		sbuf_puts(&b, e->details);
+	else
+		json_put_string(&b, e->details);
 	sbuf_puts(&b, ",\"hint\":");
 	json_put_string(&b, e->hint);
 	sbuf_puts(&b, ",\"message\":");

@@ -20,6 +20,7 @@ struct http_error {
 	const char *details;        /* NULL -> null */
 	const char *hint;           /* NULL -> null */
 	const char *www_authenticate;  /* extra header for 401, or NULL */
+	bool details_json;          /* details is JSON text (PGRST201's candidate list) */
 };
 
 void http_error_set(struct http_error *e, int status, const char *code,

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "embed.h"
+
 const char SQL_TX_SETTINGS[] =
 	"SELECT pg_catalog.set_config('search_path', $1, true),"
 	" pg_catalog.set_config('role', $2, true),"
@@ -40,7 +42,7 @@ void sql_init(struct sql *s, struct arena *a)
 	s->cap = 0;
 }
 
-void sql_add_param(struct sql *s, const char *value)
+void sql_param(struct sql *s, struct sbuf *into, const char *value)
 {
 	if (s->n_values == s->cap) {
 		int ncap = s->cap ? s->cap * 2 : 8;
@@ -52,7 +54,12 @@ void sql_add_param(struct sql *s, const char *value)
 		s->cap = ncap;
 	}
 	s->values[s->n_values++] = value;
-	sbuf_printf(&s->text, "$%d", s->n_values);
+	sbuf_printf(into, "$%d", s->n_values);
+}
+
+void sql_add_param(struct sql *s, const char *value)
+{
+	sql_param(s, &s->text, value);
 }
 
 void sql_ident(struct sbuf *b, const char *name)
@@ -84,31 +91,6 @@ char *sqlbuild_pre_request(struct arena *a, const char *schema, const char *name
 	sql_qualified(&b, schema, name);
 	sbuf_puts(&b, "()");
 	return b.data;
-}
-
-static int not_implemented(struct http_error *err, const char *what)
-{
-	http_error_set(err, 400, "PGRST127", "Feature not implemented", what, NULL);
-	return -1;
-}
-
-/* "col", "col"->$n::text, "col"->>$n::integer … */
-static void put_field(struct sql *s, const struct field *f)
-{
-	sql_ident(&s->text, f->name);
-	for (int i = 0; i < f->n_path; i++) {
-		const struct json_step *st = &f->path[i];
-
-		sbuf_puts(&s->text, st->as_text ? "->>" : "->");
-		sql_add_param(s, st->key);
-		sbuf_puts(&s->text, st->is_index ? "::integer" : "::text");
-	}
-}
-
-/* the JSON key a select item gets when it has no alias */
-static const char *field_label(const struct field *f)
-{
-	return f->n_path > 0 ? f->path[f->n_path - 1].key : f->name;
 }
 
 /* like patterns use '*' for '%' so that URLs need no %25 */
@@ -179,133 +161,603 @@ static const char *fts_function(enum filter_op op)
 	}
 }
 
-static void put_filter(struct sql *s, const struct filter *f)
+/* ------------------------------------------------------------------ */
+/* the read builder                                                   */
+
+/*
+ * One level of the select tree: the root relation or an embedded one.
+ * Each level writes its pieces into separate buffers so that the main
+ * statement and the count can be assembled from them; parameters are
+ * numbered as they are generated, and every piece generated is used.
+ */
+struct level {
+	struct builder *b;
+	int rel;                    /* relation index in the cache, -1 without cache */
+	const char *name;           /* relation name */
+	const char *qual;           /* how columns are qualified: "\"api\".\"items\"" or "\"films_1\"" */
+	const char *path;           /* embed path: "" root, "actors", "films.actors" */
+	const char *label_path;     /* same with aliases where given (PostgREST matches either) */
+	const struct query_level *ql;   /* filters/order/range for this level, or NULL */
+	bool count_only;            /* building for a count: no select list, only row-filtering joins */
+
+	struct sbuf select;
+	struct sbuf joins;          /* lateral joins, all of them */
+	struct sbuf count_joins;    /* only those that remove rows (!inner, is.null filters) */
+	struct sbuf where;          /* conditions, without "WHERE" */
+	struct sbuf order;          /* order terms, without "ORDER BY" */
+
+	/* the embeds of this level, for null filters and related orders */
+	struct embed_ref {
+		const char *label;      /* alias or relation name */
+		const char *name;       /* relation name as written */
+		const char *lat;        /* lateral alias */
+		bool to_one;
+		bool spread;
+		bool counted;           /* its join removes rows: also in the count */
+		const char *join_sql;   /* " LEFT JOIN LATERAL (...) AS lat ON ..." */
+	} *embeds;
+	int n_embeds;
+};
+
+struct builder {
+	struct sql *s;
+	const struct query *q;
+	const struct read_spec *spec;
+	struct http_error *err;
+	struct arena *a;
+	int alias_n;
+	bool *level_used;           /* per q->levels[i]: matched an embed */
+	bool failed;                /* an error was recorded in err */
+};
+
+static void level_init(struct level *lv, struct builder *b, int rel, const char *name,
+		       const char *qual, const char *path, const char *label_path)
 {
-	struct arena *a = s->text.arena;
+	memset(lv, 0, sizeof(*lv));
+	lv->b = b;
+	lv->rel = rel;
+	lv->name = name;
+	lv->qual = qual;
+	lv->path = path;
+	lv->label_path = label_path;
+	sbuf_init(&lv->select, b->a, 256);
+	sbuf_init(&lv->joins, b->a, 64);
+	sbuf_init(&lv->count_joins, b->a, 16);
+	sbuf_init(&lv->where, b->a, 128);
+	sbuf_init(&lv->order, b->a, 16);
+
+	/* the query-string level whose path names this one */
+	for (int i = 0; i < b->q->n_levels; i++) {
+		const char *p = b->q->levels[i].path;
+
+		if (strcmp(p, path) == 0 || strcmp(p, label_path) == 0) {
+			lv->ql = &b->q->levels[i];
+			b->level_used[i] = true;
+			break;
+		}
+	}
+}
+
+/*
+ * With a schema cache every column name is checked before it reaches SQL;
+ * the error is PostgreSQL's own (42703, "column items.x does not exist").
+ */
+static void check_column(struct level *lv, const char *name)
+{
+	struct builder *b = lv->b;
+	const struct sc_relation *rel;
+
+	if (lv->rel < 0 || b->failed)
+		return;
+	rel = &b->spec->sc->relations[lv->rel];
+	if (schema_column(rel, name) != NULL)
+		return;
+	/* PostgreSQL names the column by its table's alias, unquoted */
+	const char *alias = lv->qual;
+	const char *dot = strrchr(alias, '.');
+
+	alias = arena_strndup(b->a, dot ? dot + 2 : alias + 1,
+			      strlen(dot ? dot + 2 : alias + 1) - 1);
+	http_error_set(b->err, 400, "42703",
+		       arena_printf(b->a, "column %s.%s does not exist", alias, name), NULL, NULL);
+	b->failed = true;
+}
+
+/*
+ * A JSON path on a column that is not json/jsonb (an array, a composite)
+ * goes through to_jsonb(), as in PostgREST.
+ */
+static bool needs_to_jsonb(const struct level *lv, const struct field *f)
+{
+	if (f->n_path == 0 || lv->rel < 0)
+		return false;
+
+	const struct sc_column *col = schema_column(&lv->b->spec->sc->relations[lv->rel], f->name);
+
+	return col != NULL && strcmp(col->type, "json") != 0 && strcmp(col->type, "jsonb") != 0;
+}
+
+/* qual."col", qual."col"->$n::text, ... */
+static void put_field(struct level *lv, struct sbuf *into, const struct field *f)
+{
+	bool wrap;
+
+	check_column(lv, f->name);
+	wrap = needs_to_jsonb(lv, f);
+	if (wrap)
+		sbuf_puts(into, "pg_catalog.to_jsonb(");
+	sbuf_puts(into, lv->qual);
+	sbuf_putc(into, '.');
+	sql_ident(into, f->name);
+	if (wrap)
+		sbuf_putc(into, ')');
+	for (int i = 0; i < f->n_path; i++) {
+		const struct json_step *st = &f->path[i];
+
+		sbuf_puts(into, st->as_text ? "->>" : "->");
+		sql_param(lv->b->s, into, st->key);
+		sbuf_puts(into, st->is_index ? "::integer" : "::text");
+	}
+}
+
+/*
+ * The JSON key a select item gets when it has no alias: the last key of
+ * its JSON path (array indexes do not count), else the column name.
+ */
+static const char *field_label(const struct field *f)
+{
+	for (int i = f->n_path - 1; i >= 0; i--)
+		if (!f->path[i].is_index)
+			return f->path[i].key;
+	return f->name;
+}
+
+static const struct embed_ref *find_embed(const struct level *lv, const char *label)
+{
+	for (int i = 0; i < lv->n_embeds; i++)
+		if (strcmp(lv->embeds[i].label, label) == 0 || strcmp(lv->embeds[i].name, label) == 0)
+			return &lv->embeds[i];
+	return NULL;
+}
+
+/*
+ * A filter naming an embedded resource: only rel=is.null and
+ * rel=not.is.null are allowed (else PGRST120).
+ */
+static const struct embed_ref *null_embed_filter(const struct level *lv, const struct filter *f)
+{
+	const struct embed_ref *e;
+
+	if (f->field.n_path > 0 || (e = find_embed(lv, f->field.name)) == NULL)
+		return NULL;
+	if (f->op != OP_IS || f->is != IS_NULL) {
+		struct builder *b = lv->b;
+
+		if (!b->failed)
+			http_error_set(b->err, 400, "PGRST120",
+				       arena_printf(b->a, "Bad operator on the '%s' embedded resource",
+						    f->field.name),
+				       "Only is null or not is null filters are allowed on embedded resources",
+				       NULL);
+		b->failed = true;
+		return e;
+	}
+	return e;
+}
+
+static void put_filter(struct level *lv, struct sbuf *into, const struct filter *f)
+{
+	struct sql *s = lv->b->s;
+	struct arena *a = lv->b->a;
 	bool like = f->op == OP_LIKE || f->op == OP_ILIKE;
+	const struct embed_ref *e = null_embed_filter(lv, f);
 
 	if (f->negate)
-		sbuf_puts(&s->text, "NOT (");
-	put_field(s, &f->field);
+		sbuf_puts(into, "NOT (");
+	if (e != NULL) {
+		/* the embed's body is NULL when nothing matched */
+		sbuf_printf(into, "%s.\"body\" IS NULL", e->lat);
+		if (f->negate)
+			sbuf_putc(into, ')');
+		return;
+	}
+	put_field(lv, into, &f->field);
 	switch (f->op) {
 	case OP_IN:
-		sbuf_puts(&s->text, " = ANY (");
-		sql_add_param(s, sql_array_literal(a, f->list, f->n_list));
-		sbuf_putc(&s->text, ')');
+		sbuf_puts(into, " = ANY (");
+		sql_param(s, into, sql_array_literal(a, f->list, f->n_list));
+		sbuf_putc(into, ')');
 		break;
 	case OP_IS: {
 		static const char *const is_sql[] = {" IS NULL", " IS TRUE", " IS FALSE", " IS UNKNOWN"};
 
-		sbuf_puts(&s->text, is_sql[f->is]);
+		sbuf_puts(into, is_sql[f->is]);
 		break;
 	}
 	case OP_FTS:
 	case OP_PLFTS:
 	case OP_PHFTS:
 	case OP_WFTS:
-		sbuf_printf(&s->text, " @@ %s(", fts_function(f->op));
+		sbuf_printf(into, " @@ %s(", fts_function(f->op));
 		if (f->lang != NULL) {
-			sql_add_param(s, f->lang);
-			sbuf_puts(&s->text, "::regconfig, ");
+			sql_param(s, into, f->lang);
+			sbuf_puts(into, "::regconfig, ");
 		}
-		sql_add_param(s, f->value);
-		sbuf_putc(&s->text, ')');
+		sql_param(s, into, f->value);
+		sbuf_putc(into, ')');
 		break;
 	default:
-		sbuf_printf(&s->text, " %s ", op_sql(f->op));
+		sbuf_printf(into, " %s ", op_sql(f->op));
 		if (f->quant != QUANT_NONE) {
-			sbuf_puts(&s->text, f->quant == QUANT_ANY ? "ANY (" : "ALL (");
-			sql_add_param(s, like ? like_pattern(a, f->value) : f->value);
-			sbuf_putc(&s->text, ')');
+			sbuf_puts(into, f->quant == QUANT_ANY ? "ANY (" : "ALL (");
+			sql_param(s, into, like ? like_pattern(a, f->value) : f->value);
+			sbuf_putc(into, ')');
 		} else {
-			sql_add_param(s, like ? like_pattern(a, f->value) : f->value);
+			sql_param(s, into, like ? like_pattern(a, f->value) : f->value);
 		}
 	}
 	if (f->negate)
-		sbuf_putc(&s->text, ')');
+		sbuf_putc(into, ')');
 }
 
-static void put_logic(struct sql *s, const struct logic_node *n)
+static void put_logic(struct level *lv, struct sbuf *into, const struct logic_node *n)
 {
 	if (n->is_leaf) {
-		put_filter(s, &n->filter);
+		put_filter(lv, into, &n->filter);
 		return;
 	}
-	sbuf_puts(&s->text, n->negate ? "NOT (" : "(");
+	sbuf_puts(into, n->negate ? "NOT (" : "(");
 	for (int i = 0; i < n->n_children; i++) {
 		if (i > 0)
-			sbuf_puts(&s->text, n->is_or ? " OR " : " AND ");
-		put_logic(s, &n->children[i]);
+			sbuf_puts(into, n->is_or ? " OR " : " AND ");
+		put_logic(lv, into, &n->children[i]);
 	}
-	sbuf_putc(&s->text, ')');
+	sbuf_putc(into, ')');
 }
 
-static void put_where(struct sql *s, const struct query_level *lv)
+static void add_cond(struct level *lv)
 {
-	int k = 0;
+	if (lv->where.len > 0)
+		sbuf_puts(&lv->where, " AND ");
+}
 
-	for (int i = 0; i < lv->n_filters; i++, k++) {
-		sbuf_puts(&s->text, k ? " AND " : " WHERE ");
-		put_filter(s, &lv->filters[i]);
+static void put_level_filters(struct level *lv)
+{
+	if (lv->ql == NULL)
+		return;
+	for (int i = 0; i < lv->ql->n_filters; i++) {
+		add_cond(lv);
+		put_filter(lv, &lv->where, &lv->ql->filters[i]);
 	}
-	for (int i = 0; i < lv->n_logic; i++, k++) {
-		sbuf_puts(&s->text, k ? " AND " : " WHERE ");
-		put_logic(s, &lv->logic[i]);
+	for (int i = 0; i < lv->ql->n_logic; i++) {
+		add_cond(lv);
+		put_logic(lv, &lv->where, &lv->ql->logic[i]);
 	}
 }
 
-static int put_select_list(struct sql *s, const struct query *q, struct http_error *err)
+static int put_level_order(struct level *lv)
 {
-	if (q->select == NULL) {
-		sbuf_puts(&s->text, "*");
+	struct builder *b = lv->b;
+
+	if (lv->ql == NULL)
 		return 0;
-	}
-	for (int i = 0; i < q->n_select; i++) {
-		const struct select_item *it = &q->select[i];
+	for (int i = 0; i < lv->ql->n_order; i++) {
+		const struct order_term *t = &lv->ql->order[i];
 
 		if (i > 0)
-			sbuf_puts(&s->text, ", ");
-		switch (it->kind) {
-		case SEL_STAR:
-			sbuf_puts(&s->text, "*");
-			break;
-		case SEL_FIELD:
-			if (it->cast != NULL) {
-				sbuf_puts(&s->text, "CAST(");
-				put_field(s, &it->field);
-				sbuf_printf(&s->text, " AS %s)", it->cast);
+			sbuf_puts(&lv->order, ", ");
+		if (t->relation != NULL) {
+			const struct embed_ref *e = find_embed(lv, t->relation);
+
+			if (e == NULL) {
+				http_error_set(b->err, 400, "PGRST108",
+					       arena_printf(b->a, "'%s' is not an embedded resource in this request", t->relation),
+					       NULL,
+					       arena_printf(b->a, "Verify that '%s' is included in the 'select' query parameter.", t->relation));
+				return -1;
+			}
+			if (!e->to_one) {
+				http_error_set(b->err, 400, "PGRST118",
+					       arena_printf(b->a, "A related order on '%s' is not possible", t->relation),
+					       arena_printf(b->a, "'%s' and '%s' do not form a many-to-one or one-to-one relationship",
+							    lv->name, t->relation),
+					       NULL);
+				return -1;
+			}
+			/* to-one bodies are jsonb: values compare by their JSON type */
+			if (e->spread) {
+				struct level tmp = *lv;
+
+				tmp.qual = e->lat;
+				put_field(&tmp, &lv->order, &t->field);
 			} else {
-				put_field(s, &it->field);
+				sbuf_printf(&lv->order, "%s.\"body\"->", e->lat);
+				sql_param(b->s, &lv->order, t->field.name);
+				sbuf_puts(&lv->order, "::text");
 			}
-			if (it->alias != NULL || it->cast != NULL || it->field.n_path > 0) {
-				sbuf_puts(&s->text, " AS ");
-				sql_ident(&s->text, it->alias ? it->alias : field_label(&it->field));
-			}
-			break;
-		case SEL_RELATION:
-		case SEL_SPREAD:
-			return not_implemented(err, arena_printf(s->text.arena,
-				"Resource embedding ('%s') is not supported yet", it->field.name));
+		} else {
+			put_field(lv, &lv->order, &t->field);
 		}
+		sbuf_puts(&lv->order, t->desc ? " DESC" : " ASC");
+		if (t->nulls == 1)
+			sbuf_puts(&lv->order, " NULLS FIRST");
+		else if (t->nulls == 2)
+			sbuf_puts(&lv->order, " NULLS LAST");
 	}
 	return 0;
 }
 
-static int put_order(struct sql *s, const struct query_level *lv, struct http_error *err)
-{
-	for (int i = 0; i < lv->n_order; i++) {
-		const struct order_term *t = &lv->order[i];
+static int build_level(struct level *lv, const struct select_item *items, int n_items);
 
-		if (t->relation != NULL)
-			return not_implemented(err, arena_printf(s->text.arena,
-				"Ordering by an embedded resource ('%s') is not supported yet", t->relation));
-		sbuf_puts(&s->text, i ? ", " : " ORDER BY ");
-		put_field(s, &t->field);
-		sbuf_puts(&s->text, t->desc ? " DESC" : " ASC");
-		if (t->nulls == 1)
-			sbuf_puts(&s->text, " NULLS FIRST");
-		else if (t->nulls == 2)
-			sbuf_puts(&s->text, " NULLS LAST");
+/* The join conditions between an embedded level and its parent. */
+static void put_join_condition(struct level *child, const struct level *parent,
+			       const struct relationship *r, const char *junction_alias)
+{
+	const struct sc_fkey *f = r->card == CARD_M2M ? r->fk1 : r->fk;
+
+	for (int i = 0; i < f->n_cols; i++) {
+		add_cond(child);
+		if (r->card == CARD_M2M) {
+			/* junction.fk1 columns = parent's referenced columns */
+			sbuf_printf(&child->where, "%s.", junction_alias);
+			sql_ident(&child->where, f->from_cols[i]);
+			sbuf_printf(&child->where, " = %s.", parent->qual);
+			sql_ident(&child->where, f->to_cols[i]);
+		} else if (r->fk_from_origin) {
+			/* the parent holds the foreign key */
+			sbuf_printf(&child->where, "%s.", child->qual);
+			sql_ident(&child->where, f->to_cols[i]);
+			sbuf_printf(&child->where, " = %s.", parent->qual);
+			sql_ident(&child->where, f->from_cols[i]);
+		} else {
+			sbuf_printf(&child->where, "%s.", child->qual);
+			sql_ident(&child->where, f->from_cols[i]);
+			sbuf_printf(&child->where, " = %s.", parent->qual);
+			sql_ident(&child->where, f->to_cols[i]);
+		}
+	}
+}
+
+/* FROM "schema"."rel" AS "alias" [JOIN junction] <joins> [WHERE ...] [ORDER BY ...] */
+static void put_child_from(struct sbuf *out, const struct level *child, const struct sc_relation *t,
+			   const struct relationship *r, const struct schema_cache *sc,
+			   const char *junction_alias, bool with_order)
+{
+	sbuf_puts(out, " FROM ");
+	sql_qualified(out, t->schema, t->name);
+	sbuf_printf(out, " AS %s", child->qual);
+	if (r->card == CARD_M2M) {
+		const struct sc_relation *j = &sc->relations[r->junction];
+
+		sbuf_puts(out, " JOIN ");
+		sql_qualified(out, j->schema, j->name);
+		sbuf_printf(out, " AS %s ON ", junction_alias);
+		for (int i = 0; i < r->fk2->n_cols; i++) {
+			if (i > 0)
+				sbuf_puts(out, " AND ");
+			sbuf_printf(out, "%s.", junction_alias);
+			sql_ident(out, r->fk2->from_cols[i]);
+			sbuf_printf(out, " = %s.", child->qual);
+			sql_ident(out, r->fk2->to_cols[i]);
+		}
+	}
+	sbuf_puts(out, child->count_only ? child->count_joins.data : child->joins.data);
+	if (child->where.len > 0)
+		sbuf_printf(out, " WHERE %s", child->where.data);
+	if (with_order && child->order.len > 0)
+		sbuf_printf(out, " ORDER BY %s", child->order.data);
+}
+
+static int spread_not_to_one(struct builder *b, const char *parent, const char *name)
+{
+	http_error_set(b->err, 400, "PGRST119",
+		       arena_printf(b->a, "A spread operation on '%s' is not possible", name),
+		       arena_printf(b->a, "'%s' and '%s' do not form a many-to-one or one-to-one relationship",
+				    parent, name),
+		       NULL);
+	return -1;
+}
+
+static bool names_embed(const struct filter *f, const struct select_item *it)
+{
+	return f->field.n_path == 0 &&
+	       (strcmp(f->field.name, it->field.name) == 0 ||
+		(it->alias != NULL && strcmp(f->field.name, it->alias) == 0));
+}
+
+static bool logic_names_embed(const struct logic_node *n, const struct select_item *it)
+{
+	if (n->is_leaf)
+		return names_embed(&n->filter, it);
+	for (int i = 0; i < n->n_children; i++)
+		if (logic_names_embed(&n->children[i], it))
+			return true;
+	return false;
+}
+
+/*
+ * Does this embed remove parent rows (!inner, or a rel=is.null filter,
+ * alone or inside or=/and=)?  Then the count needs its join too.
+ */
+static bool embed_counted(const struct level *lv, const struct select_item *it)
+{
+	if (it->inner)
+		return true;
+	if (lv->ql == NULL)
+		return false;
+	for (int i = 0; i < lv->ql->n_filters; i++)
+		if (names_embed(&lv->ql->filters[i], it))
+			return true;
+	for (int i = 0; i < lv->ql->n_logic; i++)
+		if (logic_names_embed(&lv->ql->logic[i], it))
+			return true;
+	return false;
+}
+
+/* The lateral subquery of an embed (without the join around it). */
+static void put_lateral(struct sbuf *sub, struct level *child, const struct sc_relation *t,
+			const struct relationship *r, const char *junction, bool spread)
+{
+	struct builder *b = child->b;
+	const struct schema_cache *sc = b->spec->sc;
+	const char *cols = child->select.len > 0 ? child->select.data : "NULL::text AS \"pgrst_none\"";
+
+	if (spread) {
+		sbuf_printf(sub, "SELECT %s", cols);
+		put_child_from(sub, child, t, r, sc, junction, false);
+		return;
+	}
+	if (rel_is_to_one(r)) {
+		sbuf_printf(sub, "SELECT pg_catalog.row_to_json(%s)::jsonb AS \"body\" FROM (SELECT %s",
+			    child->qual, cols);
+		put_child_from(sub, child, t, r, sc, junction, false);
+		sbuf_printf(sub, ") AS %s", child->qual);
+		return;
+	}
+	sbuf_printf(sub, "SELECT pg_catalog.json_agg(%s)::jsonb AS \"body\" FROM (SELECT %s",
+		    child->qual, cols);
+	put_child_from(sub, child, t, r, sc, junction, !child->count_only);
+	if (!child->count_only && child->ql != NULL && child->ql->limit >= 0) {
+		sbuf_puts(sub, " LIMIT ");
+		sql_param(b->s, sub, arena_printf(b->a, "%lld", child->ql->limit));
+	}
+	if (!child->count_only && child->ql != NULL && child->ql->offset > 0) {
+		sbuf_puts(sub, " OFFSET ");
+		sql_param(b->s, sub, arena_printf(b->a, "%lld", child->ql->offset));
+	}
+	sbuf_printf(sub, ") AS %s", child->qual);
+}
+
+/*
+ * An embedded resource: resolve the relationship, build the child level
+ * and record a lateral join for the parent.  The lateral yields "body": a
+ * jsonb object (to-one; no row when nothing matches) or a jsonb array
+ * (to-many; NULL when empty), or, for a spread, the child's columns.
+ */
+static int build_embed(struct level *lv, const struct select_item *it)
+{
+	struct builder *b = lv->b;
+	const struct schema_cache *sc = b->spec->sc;
+	struct relationship r;
+	const char *label = it->alias ? it->alias : it->field.name;
+
+	if (sc == NULL || lv->rel < 0) {
+		http_error_set(b->err, 503, "PGRST002",
+			       "Could not query the database for the schema cache. Retrying.", NULL, NULL);
+		return -1;
+	}
+	if (embed_find(sc, lv->rel, it->field.name, it->hint, &r, b->a, b->err) < 0)
+		return -1;
+	if (it->kind == SEL_SPREAD && !rel_is_to_one(&r))
+		return spread_not_to_one(b, lv->name, it->field.name);
+
+	const struct sc_relation *t = &sc->relations[r.target];
+	int n = ++b->alias_n;
+	const char *junction = arena_printf(b->a, "\"%s_j%d\"", t->name, n);
+	struct level child;
+
+	level_init(&child, b, r.target, t->name, arena_printf(b->a, "\"%s_%d\"", t->name, n),
+		   lv->path[0] ? arena_printf(b->a, "%s.%s", lv->path, it->field.name) : it->field.name,
+		   lv->label_path[0] ? arena_printf(b->a, "%s.%s", lv->label_path, label) : label);
+	child.count_only = lv->count_only;
+	if (build_level(&child, it->children, it->n_children) < 0)
+		return -1;
+	put_join_condition(&child, lv, &r, junction);
+
+	struct embed_ref *e = &lv->embeds[lv->n_embeds++];
+	struct sbuf j;
+
+	e->label = label;
+	e->name = it->field.name;
+	e->lat = arena_printf(b->a, "\"%s_%s_%d\"", lv->name, label, n);
+	e->to_one = rel_is_to_one(&r);
+	e->spread = it->kind == SEL_SPREAD;
+	e->counted = embed_counted(lv, it);
+
+	sbuf_init(&j, b->a, 512);
+	sbuf_puts(&j, it->inner ? " INNER JOIN LATERAL (" : " LEFT JOIN LATERAL (");
+	put_lateral(&j, &child, t, &r, junction, e->spread);
+	/* a to-many aggregate always yields a row: !inner tests its body */
+	if (it->inner && !e->to_one)
+		sbuf_printf(&j, ") AS %s ON %s.\"body\" IS NOT NULL", e->lat, e->lat);
+	else
+		sbuf_printf(&j, ") AS %s ON TRUE", e->lat);
+	e->join_sql = j.data;
+
+	/* the output: rel() with no columns only filters */
+	if (lv->count_only || (it->n_children == 0 && !e->spread))
+		return 0;
+	if (lv->select.len > 0)
+		sbuf_puts(&lv->select, ", ");
+	if (e->spread) {
+		sbuf_printf(&lv->select, "%s.*", e->lat);
+		return 0;
+	}
+	if (e->to_one)
+		sbuf_printf(&lv->select, "%s.\"body\" AS ", e->lat);
+	else
+		sbuf_printf(&lv->select, "coalesce(%s.\"body\", '[]'::jsonb) AS ", e->lat);
+	sql_ident(&lv->select, label);
+	return 0;
+}
+
+static void put_select_field(struct level *lv, const struct select_item *it)
+{
+	struct sbuf *sel = &lv->select;
+
+	if (sel->len > 0)
+		sbuf_puts(sel, ", ");
+	if (it->kind == SEL_STAR) {
+		sbuf_printf(sel, "%s.*", lv->qual);
+		return;
+	}
+	if (it->cast != NULL) {
+		sbuf_puts(sel, "CAST(");
+		put_field(lv, sel, &it->field);
+		sbuf_printf(sel, " AS %s)", it->cast);
+	} else {
+		put_field(lv, sel, &it->field);
+	}
+	if (it->alias != NULL || it->cast != NULL || it->field.n_path > 0) {
+		sbuf_puts(sel, " AS ");
+		sql_ident(sel, it->alias ? it->alias : field_label(&it->field));
+	}
+}
+
+/*
+ * Fill a level: select list, embeds (recursively), filters and order.
+ * items NULL means select=* (the default).
+ */
+static int build_level(struct level *lv, const struct select_item *items, int n_items)
+{
+	struct select_item star = {.kind = SEL_STAR};
+
+	if (items == NULL) {
+		items = &star;
+		n_items = 1;
+	}
+	lv->embeds = arena_zalloc(lv->b->a, sizeof(*lv->embeds) * (size_t)(n_items + 1));
+	for (int i = 0; i < n_items; i++) {
+		const struct select_item *it = &items[i];
+
+		if (it->kind == SEL_RELATION || it->kind == SEL_SPREAD) {
+			if (lv->count_only && !embed_counted(lv, it))
+				continue;
+			if (build_embed(lv, it) < 0)
+				return -1;
+		} else if (!lv->count_only) {
+			put_select_field(lv, it);
+		}
+	}
+	put_level_filters(lv);
+	if (!lv->count_only && put_level_order(lv) < 0)
+		return -1;
+	if (lv->b->failed)
+		return -1;
+	for (int i = 0; i < lv->n_embeds; i++) {
+		sbuf_puts(&lv->joins, lv->embeds[i].join_sql);
+		if (lv->embeds[i].counted)
+			sbuf_puts(&lv->count_joins, lv->embeds[i].join_sql);
 	}
 	return 0;
 }
@@ -319,67 +771,149 @@ long long sqlbuild_root_limit(const struct query *q, long long max_rows)
 	return limit;
 }
 
-/* Filters on embedded resources need an embed of that name in select=. */
-static int check_levels(const struct query *q, struct arena *a, struct http_error *err)
+/* Filters, order or limits on a path that names no embed: PGRST108. */
+static int check_levels(struct builder *b)
 {
-	for (int i = 1; i < q->n_levels; i++) {
-		const char *path = q->levels[i].path;
+	for (int i = 1; i < b->q->n_levels; i++) {
+		const char *path = b->q->levels[i].path;
 
-		http_error_set(err, 400, "PGRST108",
-			       arena_printf(a, "'%s' is not an embedded resource in this request", path),
+		if (b->level_used[i])
+			continue;
+		http_error_set(b->err, 400, "PGRST108",
+			       arena_printf(b->a, "'%s' is not an embedded resource in this request", path),
 			       NULL,
-			       arena_printf(a, "Verify that '%s' is included in the 'select' query parameter.",
+			       arena_printf(b->a, "Verify that '%s' is included in the 'select' query parameter.",
 					    path));
 		return -1;
 	}
 	return 0;
 }
 
+static int build_root(struct builder *b, struct level *root, bool count_only)
+{
+	const struct read_spec *spec = b->spec;
+	int rel = spec->sc ? schema_relation_index(spec->sc, spec->schema, spec->relation) : -1;
+	struct sbuf qual;
+
+	if (spec->sc != NULL && rel < 0) {
+		/* what PostgreSQL would say, without asking it */
+		http_error_set(b->err, 404, "42P01",
+			       arena_printf(b->a, "relation \"%s.%s\" does not exist", spec->schema,
+					    spec->relation),
+			       NULL, NULL);
+		return -1;
+	}
+	sbuf_init(&qual, b->a, 64);
+	sql_qualified(&qual, spec->schema, spec->relation);
+	b->level_used = arena_zalloc(b->a, sizeof(bool) * (size_t)b->q->n_levels);
+	level_init(root, b, rel, spec->relation, qual.data, "", "");
+	root->count_only = count_only;
+	if (build_level(root, b->q->select, b->q->n_select) < 0)
+		return -1;
+	return check_levels(b);
+}
+
+/* FROM "s"."r" <joins> [WHERE ...] of the root */
+static void put_root_from(struct sbuf *out, const struct level *root, bool count_joins)
+{
+	sbuf_printf(out, " FROM %s", root->qual);
+	sbuf_puts(out, count_joins ? root->count_joins.data : root->joins.data);
+	if (root->where.len > 0)
+		sbuf_printf(out, " WHERE %s", root->where.data);
+}
+
+static void put_body(struct sbuf *out, const struct read_spec *spec)
+{
+	if (spec->head) {
+		sbuf_puts(out, "NULL::text");
+		return;
+	}
+	switch (spec->media) {
+	case MEDIA_OBJECT:
+		sbuf_puts(out, "(pg_catalog.json_agg(_postgrest_t) ->> 0)");
+		break;
+	case MEDIA_OBJECT_STRIPPED:
+		sbuf_puts(out, "(pg_catalog.json_agg(pg_catalog.json_strip_nulls("
+			       "pg_catalog.row_to_json(_postgrest_t))) ->> 0)");
+		break;
+	case MEDIA_ARRAY_STRIPPED:
+		sbuf_puts(out, "coalesce(pg_catalog.json_agg(pg_catalog.json_strip_nulls("
+			       "pg_catalog.row_to_json(_postgrest_t))), '[]')::text");
+		break;
+	case MEDIA_CSV:
+		/*
+		 * PostgREST's CSV: a header line from the first row's keys, then
+		 * each row's record text without its parentheses (PostgreSQL's
+		 * record output quotes as CSV does).
+		 */
+		sbuf_puts(out,
+			  "(SELECT coalesce(pg_catalog.string_agg(a.k, ','), '') FROM ("
+			  "SELECT pg_catalog.json_object_keys(r)::text AS k FROM ("
+			  "SELECT pg_catalog.row_to_json(hh) AS r FROM pgrst_source AS hh LIMIT 1) s) a)"
+			  " || E'\\n' || coalesce(pg_catalog.string_agg(pg_catalog.substring("
+			  "_postgrest_t::text, 2, pg_catalog.length(_postgrest_t::text) - 2), E'\\n'), '')");
+		break;
+	default:
+		sbuf_puts(out, "coalesce(pg_catalog.json_agg(_postgrest_t), '[]')::text");
+	}
+}
+
 int sqlbuild_read(struct sql *s, const struct query *q, const struct read_spec *spec,
 		  struct http_error *err)
 {
-	const struct query_level *root = &q->levels[0];
-	struct arena *a = s->text.arena;
+	struct builder b = {s, q, spec, err, s->text.arena, 0, NULL, false};
+	struct level root;
 	long long limit = sqlbuild_root_limit(q, spec->max_rows);
 
-	if (check_levels(q, a, err) < 0)
+	if (build_root(&b, &root, false) < 0)
 		return -1;
 
-	sbuf_puts(&s->text, "WITH pgrst_source AS (SELECT ");
-	if (put_select_list(s, q, err) < 0)
-		return -1;
-	sbuf_puts(&s->text, " FROM ");
-	sql_qualified(&s->text, spec->schema, spec->relation);
-	put_where(s, root);
-	if (put_order(s, root, err) < 0)
-		return -1;
+	sbuf_printf(&s->text, "WITH pgrst_source AS (SELECT %s", root.select.len ? root.select.data : "");
+	put_root_from(&s->text, &root, false);
+	if (root.order.len > 0)
+		sbuf_printf(&s->text, " ORDER BY %s", root.order.data);
 	if (limit >= 0) {
 		sbuf_puts(&s->text, " LIMIT ");
-		sql_add_param(s, arena_printf(a, "%lld", limit));
+		sql_add_param(s, arena_printf(b.a, "%lld", limit));
 	}
-	if (root->offset > 0) {
+	if (q->levels[0].offset > 0) {
 		sbuf_puts(&s->text, " OFFSET ");
-		sql_add_param(s, arena_printf(a, "%lld", root->offset));
+		sql_add_param(s, arena_printf(b.a, "%lld", q->levels[0].offset));
 	}
 	sbuf_puts(&s->text, ") SELECT ");
-	if (spec->count_exact) {
-		/* the same filters again, without limit/offset */
-		sbuf_puts(&s->text, "(SELECT pg_catalog.count(*) FROM ");
-		sql_qualified(&s->text, spec->schema, spec->relation);
-		put_where(s, root);
+	if (spec->count == COUNT_EXACT || (spec->count == COUNT_ESTIMATED && spec->max_rows < 0)) {
+		sbuf_puts(&s->text, "(SELECT pg_catalog.count(*)");
+		put_root_from(&s->text, &root, true);
 		sbuf_puts(&s->text, ")");
+	} else if (spec->count == COUNT_ESTIMATED) {
+		/* exact up to db-max-rows: count at most one row more */
+		sbuf_puts(&s->text, "(SELECT pg_catalog.count(*) FROM (SELECT 1");
+		put_root_from(&s->text, &root, true);
+		sbuf_puts(&s->text, " LIMIT ");
+		sql_add_param(s, arena_printf(b.a, "%lld", spec->max_rows + 1));
+		sbuf_puts(&s->text, ") AS _pgrst_c)");
 	} else {
 		sbuf_puts(&s->text, "NULL::bigint");
 	}
 	sbuf_puts(&s->text, " AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, ");
-	if (spec->head)
-		sbuf_puts(&s->text, "NULL::text AS body, ");
-	else
-		sbuf_puts(&s->text,
-			  "coalesce(pg_catalog.json_agg(_postgrest_t), '[]')::text AS body, ");
+	put_body(&s->text, spec);
 	sbuf_puts(&s->text,
+		  " AS body, "
 		  "nullif(pg_catalog.current_setting('response.headers', true), '') AS response_headers, "
 		  "nullif(pg_catalog.current_setting('response.status', true), '') AS response_status "
 		  "FROM pgrst_source AS _postgrest_t");
+	return 0;
+}
+
+int sqlbuild_count_plan(struct sql *s, const struct query *q, const struct read_spec *spec,
+			struct http_error *err)
+{
+	struct builder b = {s, q, spec, err, s->text.arena, 0, NULL, false};
+	struct level root;
+
+	if (build_root(&b, &root, true) < 0)
+		return -1;
+	sbuf_puts(&s->text, "EXPLAIN (FORMAT JSON) SELECT 1");
+	put_root_from(&s->text, &root, true);
 	return 0;
 }

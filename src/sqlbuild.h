@@ -13,8 +13,10 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "media.h"
 #include "query.h"
 #include "response.h"
+#include "schema.h"
 
 struct sql {
 	struct sbuf text;
@@ -26,6 +28,8 @@ struct sql {
 void sql_init(struct sql *s, struct arena *a);
 /* Add a parameter and append "$n" to the text. */
 void sql_add_param(struct sql *s, const char *value);
+/* Add a parameter and append "$n" to another buffer (a piece of the text). */
+void sql_param(struct sql *s, struct sbuf *into, const char *value);
 /* PostgreSQL array literal with every element quoted: {"a","b\"c"} */
 const char *sql_array_literal(struct arena *a, const char *const *items, int n);
 /* Append name as a quoted identifier. */
@@ -33,21 +37,39 @@ void sql_ident(struct sbuf *b, const char *name);
 /* Append "schema"."name" (schema may be NULL). */
 void sql_qualified(struct sbuf *b, const char *schema, const char *name);
 
+enum count_kind {
+	COUNT_NONE,
+	COUNT_EXACT,                /* count(*) of the filtered rows */
+	COUNT_PLANNED,              /* the planner's estimate (EXPLAIN) */
+	COUNT_ESTIMATED,            /* exact up to db-max-rows, planned above */
+};
+
 struct read_spec {
 	const char *schema;
 	const char *relation;
+	const struct schema_cache *sc;  /* for embedding; NULL = none loaded */
 	long long max_rows;         /* db-max-rows, -1 = none */
 	bool head;                  /* HEAD: no body needed */
-	bool count_exact;           /* Prefer: count=exact */
+	enum media_type media;      /* shape of the body */
+	enum count_kind count;
 };
 
 /*
  * Build the main statement of a GET/HEAD on a table or view.  The result
- * has one row: total (bigint or NULL), page_total, body (json text or
- * NULL), response_headers, response_status.
+ * has one row: total_result_set (bigint or NULL; for COUNT_ESTIMATED the
+ * count capped at db-max-rows + 1), page_total, body (text or NULL),
+ * response_headers, response_status.
  */
 int sqlbuild_read(struct sql *s, const struct query *q, const struct read_spec *spec,
 		  struct http_error *err);
+
+/*
+ * EXPLAIN (FORMAT JSON) of the rows a read would count, for
+ * Prefer: count=planned|estimated.  The first row's "Plan Rows" is the
+ * planner's estimate.
+ */
+int sqlbuild_count_plan(struct sql *s, const struct query *q, const struct read_spec *spec,
+			struct http_error *err);
 
 /* Effective LIMIT of the root level after db-max-rows, -1 = none. */
 long long sqlbuild_root_limit(const struct query *q, long long max_rows);

@@ -194,7 +194,7 @@ $t->start_workers(config => {
 $r = error_ok('/nosuchtable', 404, '42P01', 'unknown table');
 is($r->{json}{message}, 'relation "api.nosuchtable" does not exist', 'unknown table message');
 $r = error_ok('/items?select=nosuchcol', 400, '42703', 'unknown column in select');
-like($r->{json}{message}, qr/column "nosuchcol" does not exist/, 'unknown column message');
+is($r->{json}{message}, 'column items.nosuchcol does not exist', 'unknown column message names the table (columns are qualified, as in PostgREST)');
 error_ok('/items?nosuchcol=eq.1', 400, '42703', 'unknown column in a filter');
 error_ok('/items?order=nosuchcol', 400, '42703', 'unknown column in order');
 $r = error_ok('/items?id=eq', 400, 'PGRST100', 'operator without value');

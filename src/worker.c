@@ -1,0 +1,124 @@
+/*
+ * worker.c — configuration and schema cache reloads between requests.
+ *
+ * Reloads never happen inside a request: signal handlers and NOTIFY only
+ * mark what is wanted, and worker_refresh() acts before the next request
+ * is served (PostgreSQL's rule for SIGHUP).
+ */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+int worker_load_config(struct config *cfg, const char *path)
+{
+	extern char **environ;
+	char err[1024], warn[4096];
+
+	err[0] = warn[0] = '\0';
+	int rc = config_load(cfg, path, environ, err, sizeof(err), warn, sizeof(warn));
+
+	for (char *line = strtok(warn, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		log_msg(LOG_WARN, "%s", line);
+	if (rc < 0)
+		log_msg(LOG_CRIT, "%s", err);
+	return rc;
+}
+
+/* SIGHUP or NOTIFY 'reload config': a bad new file keeps the old one */
+static void reload_config(struct worker *w)
+{
+	struct config *fresh = calloc(1, sizeof(*fresh));
+
+	if (fresh == NULL || worker_load_config(fresh, w->config_path) < 0) {
+		log_error("configuration not reloaded; keeping the old one");
+		free(fresh);
+		return;
+	}
+	bool new_db = strcmp(fresh->db_uri ? fresh->db_uri : "",
+			     w->cfg->db_uri ? w->cfg->db_uri : "") != 0;
+
+	if (new_db) {
+		db_close(&w->db);
+		db_init(&w->db, fresh);
+	} else {
+		w->db.cfg = fresh;
+	}
+	config_free(w->cfg);
+	free(w->cfg);
+	w->cfg = fresh;
+	log_set_level(fresh->log_level);
+	/* the exposed schemas may have changed */
+	w->schema_stale = true;
+	log_info("configuration reloaded from %s", w->config_path ? w->config_path : "(environment)");
+}
+
+static void reload_schema(struct worker *w)
+{
+	struct http_error err;
+	char msg[512];
+
+	w->schema_attempt = time(NULL);
+	if (!db_ensure(&w->db, &err, &w->arena)) {
+		arena_reset(&w->arena);
+		return;
+	}
+	arena_reset(&w->arena);
+
+	struct schema_cache *sc = schema_load(w->db.conn, w->cfg, msg, sizeof(msg));
+
+	if (sc == NULL) {
+		log_error("schema cache not %s: %s", w->schema ? "reloaded; keeping the old one" : "loaded", msg);
+		return;
+	}
+	if (w->schema != NULL)
+		schema_free(w->schema);
+	w->schema = sc;
+	w->schema_conn = w->db.connections;
+	w->schema_stale = false;
+	log_info("schema cache loaded: %d relations, %d foreign keys, %d functions in %.1f ms",
+		 sc->n_relations, sc->n_fkeys, sc->n_functions, sc->load_ms);
+}
+
+void worker_start(struct worker *w, struct config *cfg, const char *config_path)
+{
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->config_path = config_path;
+	arena_init(&w->arena);
+	db_init(&w->db, cfg);
+	/* connect and load now so the first request does not wait; failure is not fatal */
+	reload_schema(w);
+}
+
+void worker_refresh(struct worker *w, unsigned want)
+{
+	want |= db_notifications(&w->db);
+	if (want & WANT_CONFIG)
+		reload_config(w);
+	if (want & WANT_SCHEMA)
+		w->schema_stale = true;
+	/*
+	 * A new connection may see a changed database: reload on it.  Retry a
+	 * missing cache at most once a second, so a schema that cannot be
+	 * loaded does not cost every request a round trip.
+	 */
+	if (w->schema_stale || (w->schema != NULL && w->schema_conn != w->db.connections) ||
+	    (w->schema == NULL && time(NULL) - w->schema_attempt >= 1))
+		reload_schema(w);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (w->schema != NULL)
+		schema_free(w->schema);
+	w->schema = NULL;
+	db_close(&w->db);
+	arena_destroy(&w->arena);
+	config_free(w->cfg);
+	free(w->cfg);
+	w->cfg = NULL;
+}
