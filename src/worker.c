@@ -97,6 +97,18 @@ void worker_start(struct worker *w, struct config *cfg, const char *config_path)
 void worker_refresh(struct worker *w, unsigned want)
 {
 	want |= db_notifications(&w->db);
+	/*
+	 * Reconnect here, not only when a query needs it: a request the cache
+	 * can answer alone (404 for an unknown table) must not keep an old
+	 * cache alive after an outage.  db_ensure() retries at most once a
+	 * second; reading notifications above notices a dead connection.
+	 */
+	if (w->db.conn == NULL || PQstatus(w->db.conn) != CONNECTION_OK) {
+		struct http_error err;
+
+		db_ensure(&w->db, &err, &w->arena);
+		arena_reset(&w->arena);
+	}
 	if (want & WANT_CONFIG)
 		reload_config(w);
 	if (want & WANT_SCHEMA)
