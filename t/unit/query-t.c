@@ -80,6 +80,10 @@ static void test_select(void)
 	q = parse_ok("select=...directors(name)");
 	is_int(q.select[0].kind, SEL_SPREAD, "spread");
 
+	q = parse_ok("select=id,clients()");
+	is_int(q.select[1].kind, SEL_RELATION, "empty embed rel()");
+	is_int(q.select[1].n_children, 0, "empty embed has no children");
+
 	struct http_error e = parse_err("select=id,");
 	is_str(e.code, "PGRST100", "trailing comma is PGRST100");
 	is_int(e.status, 400, "status 400");
@@ -235,7 +239,17 @@ static void test_order_range(void)
 	struct http_error e = parse_err("limit=-1");
 	is_int(e.status, 416, "negative limit is 416");
 	is_str(e.code, "PGRST103", "PGRST103");
-	parse_err("order=id.ac");
+	e = parse_err("order=id.ac");
+	is_str(e.message, "\"failed to parse order (id.ac)\" (line 1, column 4)", "PostgREST's column for a bad direction");
+	is_str(e.details, "unexpected \"c\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"",
+	       "Parsec's unexpected character");
+	e = parse_err("order=id.asc.nlsfst");
+	is_str(e.details, "unexpected \"l\" expecting \"nullsfirst\" or \"nullslast\"", "bad nulls option");
+	e = parse_err("order=id.descc");
+	is_str(e.details, "unexpected 'c' expecting delimiter (.), \",\" or end of input", "junk after a direction");
+	e = parse_err("select=data->>--34");
+	is_str(e.message, "\"failed to parse select parameter (data->>--34)\" (line 1, column 9)", "bad negative index column");
+	is_str(e.details, "unexpected \"-\" expecting digit", "bad negative index");
 	parse_err("order=id.descc");
 	parse_err("order=");
 
