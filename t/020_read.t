@@ -64,15 +64,7 @@ sub get_ok {
     return $r;
 }
 
-sub error_ok {
-    my ($path, $status, $code, $name, %opt) = @_;
-    my $r = $t->request($opt{method} // 'GET', $path, %opt);
-    is($r->{status}, $status, "$name: status $status") or diag($r->{content});
-    like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: JSON error body");
-    is($r->{json}{code}, $code, "$name: code $code") or diag($r->{content});
-    ok(exists $r->{json}{$_}, "$name: body has $_") for qw(message details hint);
-    return $r;
-}
+sub error_ok { return $t->error_ok(@_) }
 
 # ---- the whole table, content type and range ---------------------------
 my $r = get_ok('/items', [1, 2, 3, 4, 5], 'all rows');

@@ -50,17 +50,7 @@ sub body_ok {
     return $r;
 }
 
-sub error_ok {
-    my ($path, $status, $code, $name, %opt) = @_;
-    my $r = $t->request($opt{method} // 'GET', $path, %opt);
-    my $j = ref $r->{json} eq 'HASH' ? $r->{json} : {};
-    is($r->{status}, $status, "$name: status $status") or diag("$path\n$r->{content}");
-    like($r->{headers}{'content-type'} // '', qr{^application/json}, "$name: JSON error body");
-    is($j->{code}, $code, "$name: code $code") or diag($r->{content});
-    ok(exists $j->{message} && exists $j->{details} && exists $j->{hint},
-       "$name: body has message, details, hint");
-    return ($r, $j);
-}
+sub error_ok { return $t->error_ok(@_) }
 
 # ===========================================================================
 # operators (table gadgets, ids 1..5; see the fixture for the values)

@@ -191,6 +191,12 @@ C<http://127.0.0.1...> URL.  The User-Agent is C<$PgRestTest::UA>.
 
 =item C<< $t->get($path, %opts) >>
 
+=item C<< $t->error_ok($path, $status, $code, $name, method => 'GET', headers => {...}) >>
+
+Four assertions on an error answer: the status, a JSON Content-Type, the
+C<code>, and that C<message>, C<details> and C<hint> are present.  Returns
+the response, and in list context also the decoded body (a hash).
+
 =item C<< $t->jwt(\%claims, $secret, alg => 'HS256') >>
 
 A signed token (HS256, HS384 or HS512), header C<{"alg":..,"typ":"JWT"}>.
@@ -1046,6 +1052,22 @@ sub get {
 # JWT
 
 my %HMAC = (HS256 => \&hmac_sha256, HS384 => \&hmac_sha384, HS512 => \&hmac_sha512);
+
+# An error answer: status, a JSON body with PostgREST's four keys, the code.
+# Returns the response (and, in list context, the decoded body too).
+sub error_ok {
+	my ($self, $path, $status, $code, $name, %opt) = @_;
+	my $r = $self->request($opt{method} // 'GET', $path, %opt);
+	my $j = ref $r->{json} eq 'HASH' ? $r->{json} : {};
+	Test::More::is($r->{status}, $status, "$name: status $status")
+		or Test::More::diag("$path\n$r->{content}");
+	Test::More::like($r->{headers}{'content-type'} // '', qr{^application/json},
+			 "$name: JSON error body");
+	Test::More::is($j->{code}, $code, "$name: code $code") or Test::More::diag($r->{content});
+	Test::More::ok(exists $j->{message} && exists $j->{details} && exists $j->{hint},
+		       "$name: body has message, details, hint");
+	return wantarray ? ($r, $j) : $r;
+}
 
 sub jwt {
 	my ($self, $claims, $secret, %o) = @_;
