@@ -322,7 +322,7 @@ static void clear_results(PGresult **out, int n)
 	}
 }
 
-static bool run_once(struct db *db, bool read_only, bool rollback,
+static bool run_once(struct db *db, bool read_only, enum tx_end end,
 		     const struct db_stmt *stmts, int n, PGresult **out,
 		     bool as_anon, struct http_error *err, struct arena *a, bool *broken)
 {
@@ -341,7 +341,9 @@ static bool run_once(struct db *db, bool read_only, bool rollback,
 	for (int i = 0; ok && i < n; i++)
 		ok = send_stmt(db, stmts[i].sql, stmts[i].nparams, stmts[i].values,
 			       items, &n_items, i);
-	ok = ok && send_stmt(db, rollback ? "ROLLBACK" : "COMMIT", 0, NULL, items, &n_items, -1);
+	if (end != TX_END_LATER)
+		ok = ok && send_stmt(db, end == TX_END_ROLLBACK ? "ROLLBACK" : "COMMIT", 0, NULL,
+				     items, &n_items, -1);
 	ok = ok && PQpipelineSync(db->conn) == 1;
 	if (!ok) {
 		*broken = true;
@@ -363,7 +365,7 @@ static bool run_once(struct db *db, bool read_only, bool rollback,
 	return done;
 }
 
-bool db_run(struct db *db, bool read_only, bool rollback,
+bool db_run(struct db *db, bool read_only, enum tx_end end,
 	    const struct db_stmt *stmts, int n, PGresult **out,
 	    bool as_anon, struct http_error *err, struct arena *a)
 {
@@ -375,7 +377,7 @@ bool db_run(struct db *db, bool read_only, bool rollback,
 		if (!db_ensure(db, err, a))
 			return false;
 		err->status = 0;
-		bool done = run_once(db, read_only, rollback, stmts, n, out, as_anon, err, a, &broken);
+		bool done = run_once(db, read_only, end, stmts, n, out, as_anon, err, a, &broken);
 
 		if (!broken)
 			return done;
@@ -389,4 +391,24 @@ bool db_run(struct db *db, bool read_only, bool rollback,
 			break;
 	}
 	return false;
+}
+
+bool db_finish(struct db *db, bool commit, bool as_anon, struct http_error *err,
+	       struct arena *a)
+{
+	PGresult *res = PQexec(db->conn, commit ? "COMMIT" : "ROLLBACK");
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	/* COMMIT can still fail: deferred constraints */
+	if (!ok) {
+		if (PQstatus(db->conn) != CONNECTION_OK) {
+			connection_error(db, err, a);
+		} else {
+			error_from_result(res, as_anon, err, a);
+			if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+				PQclear(PQexec(db->conn, "ROLLBACK"));
+		}
+	}
+	PQclear(res);
+	return ok;
 }

@@ -46,17 +46,29 @@ void db_close(struct db *db);
  */
 bool db_ensure(struct db *db, struct http_error *err, struct arena *a);
 
+enum tx_end {
+	TX_END_COMMIT,
+	TX_END_ROLLBACK,
+	TX_END_LATER,               /* leave the transaction open: db_finish() decides */
+};
+
 /*
  * Run stmts inside BEGIN … COMMIT in one round trip.  On success returns
  * true and out[i] holds the rows of stmts[i] (NULL for statements that
  * return none); the caller PQclear()s them.  On failure returns false
  * with err filled from the first error (status mapped with
  * pg_error_status(), as_anon for 42501) and the transaction rolled back.
- * With rollback = true the transaction ends in ROLLBACK instead of COMMIT.
+ * end says how the transaction ends; with TX_END_LATER the caller looks
+ * at the results first and then calls db_finish() (a second round trip,
+ * only for writes whose outcome decides: max-affected, singular object).
  */
-bool db_run(struct db *db, bool read_only, bool rollback,
+bool db_run(struct db *db, bool read_only, enum tx_end end,
 	    const struct db_stmt *stmts, int n, PGresult **out,
 	    bool as_anon, struct http_error *err, struct arena *a);
+
+/* Commit or roll back a transaction left open by TX_END_LATER. */
+bool db_finish(struct db *db, bool commit, bool as_anon, struct http_error *err,
+	       struct arena *a);
 
 /*
  * Read NOTIFY messages on db-channel that arrived since the last call,

@@ -1023,7 +1023,7 @@ static int parse_one_param(struct query *q, struct arena *a, const struct param 
 }
 
 /* Percent-encode all but A-Z a-z 0-9 - _ . ~ (Network.HTTP's urlEncode). */
-static void url_encode(struct sbuf *b, const char *s)
+void query_url_encode(struct sbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -1061,9 +1061,9 @@ static const char *canonical(struct param *ps, int n, struct arena *a)
 	for (int i = 0; i < n; i++) {
 		if (i > 0)
 			sbuf_putc(&b, '&');
-		url_encode(&b, ps[order[i]].key);
+		query_url_encode(&b, ps[order[i]].key);
 		sbuf_putc(&b, '=');
-		url_encode(&b, ps[order[i]].value ? ps[order[i]].value : "");
+		query_url_encode(&b, ps[order[i]].value ? ps[order[i]].value : "");
 	}
 	return b.data;
 }

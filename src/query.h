@@ -135,6 +135,9 @@ static inline struct query_level *query_root(struct query *q)
 	return &q->levels[0];
 }
 
+/* Append s percent-encoded (all but A-Z a-z 0-9 - _ . ~), as PostgREST does. */
+void query_url_encode(struct sbuf *b, const char *s);
+
 /* Decode %XX and '+' in place-independent fashion into the arena. */
 char *query_decode(struct arena *a, const char *s, size_t n);
 

@@ -175,6 +175,8 @@ struct level {
 	int rel;                    /* relation index in the cache, -1 without cache */
 	const char *name;           /* relation name */
 	const char *qual;           /* how columns are qualified: "\"api\".\"items\"" or "\"films_1\"" */
+	const char *from;           /* the root's FROM item (qual, or "pgrst_mut AS \"items\"") */
+	bool expand_star;           /* * lists the cached columns (hides helper columns of a write) */
 	const char *path;           /* embed path: "" root, "actors", "films.actors" */
 	const char *label_path;     /* same with aliases where given (PostgREST matches either) */
 	const struct query_level *ql;   /* filters/order/range for this level, or NULL */
@@ -707,6 +709,17 @@ static void put_select_field(struct level *lv, const struct select_item *it)
 
 	if (sel->len > 0)
 		sbuf_puts(sel, ", ");
+	if (it->kind == SEL_STAR && lv->expand_star && lv->rel >= 0) {
+		const struct sc_relation *r = &lv->b->spec->sc->relations[lv->rel];
+
+		for (int i = 0; i < r->n_columns; i++) {
+			if (i > 0)
+				sbuf_puts(sel, ", ");
+			sbuf_printf(sel, "%s.", lv->qual);
+			sql_ident(sel, r->columns[i].name);
+		}
+		return;
+	}
 	if (it->kind == SEL_STAR) {
 		sbuf_printf(sel, "%s.*", lv->qual);
 		return;
@@ -804,10 +817,20 @@ static int build_root(struct builder *b, struct level *root, bool count_only)
 		return -1;
 	}
 	sbuf_init(&qual, b->a, 64);
-	sql_qualified(&qual, spec->schema, spec->relation);
+	if (spec->mutation != NULL)
+		sql_ident(&qual, spec->relation);
+	else
+		sql_qualified(&qual, spec->schema, spec->relation);
 	b->level_used = arena_zalloc(b->a, sizeof(bool) * (size_t)b->q->n_levels);
 	level_init(root, b, rel, spec->relation, qual.data, "", "");
+	root->from = qual.data;
 	root->count_only = count_only;
+	if (spec->mutation != NULL) {
+		/* the write already filtered the rows; read them back as they are */
+		root->from = arena_printf(b->a, "pgrst_mut AS %s", qual.data);
+		root->ql = NULL;
+		root->expand_star = true;
+	}
 	if (build_level(root, b->q->select, b->q->n_select) < 0)
 		return -1;
 	return check_levels(b);
@@ -816,7 +839,7 @@ static int build_root(struct builder *b, struct level *root, bool count_only)
 /* FROM "s"."r" <joins> [WHERE ...] of the root */
 static void put_root_from(struct sbuf *out, const struct level *root, bool count_joins)
 {
-	sbuf_printf(out, " FROM %s", root->qual);
+	sbuf_printf(out, " FROM %s", root->from);
 	sbuf_puts(out, count_joins ? root->count_joins.data : root->joins.data);
 	if (root->where.len > 0)
 		sbuf_printf(out, " WHERE %s", root->where.data);
@@ -915,5 +938,279 @@ int sqlbuild_count_plan(struct sql *s, const struct query *q, const struct read_
 		return -1;
 	sbuf_puts(&s->text, "EXPLAIN (FORMAT JSON) SELECT 1");
 	put_root_from(&s->text, &root, true);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* writes                                                             */
+
+/* the payload, always as an array: json_to_recordset() wants one */
+static void put_uniform_body(struct sql *s, struct sbuf *m, const struct write_spec *ws)
+{
+	sbuf_puts(m, "(SELECT CASE WHEN pg_catalog.json_typeof(j) = 'array' THEN j"
+		     " ELSE pg_catalog.json_build_array(j) END FROM (SELECT ");
+	sql_param(s, m, ws->body_json);
+	sbuf_puts(m, "::json AS j) AS pgrst_payload)");
+}
+
+/*
+ * With missing=default each object is laid over an object of the column
+ * defaults, so keys the body lacks take the default (expressions from the
+ * catalog, evaluated per row), while keys it has, even null, win.
+ */
+static void put_body_rows(struct sql *s, struct sbuf *m, const struct sc_relation *rel,
+			  const struct write_spec *ws)
+{
+	int n_defaults = 0;
+
+	if (ws->missing_default)
+		for (int i = 0; i < ws->n_columns; i++) {
+			const struct sc_column *c = schema_column(rel, ws->columns[i]);
+
+			n_defaults += c != NULL && c->default_expr != NULL;
+		}
+	if (n_defaults == 0) {
+		put_uniform_body(s, m, ws);
+		return;
+	}
+	sbuf_puts(m, "(SELECT pg_catalog.json_agg(pg_catalog.jsonb_build_object(");
+	int k = 0;
+
+	for (int i = 0; i < ws->n_columns; i++) {
+		const struct sc_column *c = schema_column(rel, ws->columns[i]);
+
+		if (c == NULL || c->default_expr == NULL)
+			continue;
+		if (k++ > 0)
+			sbuf_puts(m, ", ");
+		sql_param(s, m, c->name);
+		sbuf_printf(m, "::text, %s", c->default_expr);
+	}
+	sbuf_puts(m, ") || pgrst_e.value::jsonb) FROM pg_catalog.json_array_elements(");
+	put_uniform_body(s, m, ws);
+	sbuf_puts(m, ") AS pgrst_e)");
+}
+
+/* json_to_recordset(rows) AS _("a" integer, "b" text) */
+static void put_recordset(struct sql *s, struct sbuf *m, const struct sc_relation *rel,
+			  const struct write_spec *ws)
+{
+	sbuf_puts(m, "pg_catalog.json_to_recordset(");
+	put_body_rows(s, m, rel, ws);
+	sbuf_puts(m, ") AS _(");
+	for (int i = 0; i < ws->n_columns; i++) {
+		if (i > 0)
+			sbuf_puts(m, ", ");
+		sql_ident(m, ws->columns[i]);
+		sbuf_printf(m, " %s", schema_column(rel, ws->columns[i])->type);
+	}
+	sbuf_putc(m, ')');
+}
+
+static void put_column_list(struct sbuf *m, const char *prefix, const struct write_spec *ws)
+{
+	for (int i = 0; i < ws->n_columns; i++) {
+		if (i > 0)
+			sbuf_puts(m, ", ");
+		sbuf_puts(m, prefix);
+		sql_ident(m, ws->columns[i]);
+	}
+}
+
+static void put_returning(struct sbuf *m, const char *qual, const struct sc_relation *rel,
+			  const struct write_spec *ws)
+{
+	/*
+	 * RETURNING needs SELECT rights on what it names: only ask for the
+	 * rows when they are wanted, else "1" (the count still works).
+	 */
+	if (ws->representation) {
+		sbuf_printf(m, " RETURNING %s.*", qual);
+	} else if (ws->want_location && rel->n_pk > 0) {
+		sbuf_puts(m, " RETURNING ");
+		for (int i = 0; i < rel->n_pk; i++) {
+			if (i > 0)
+				sbuf_puts(m, ", ");
+			sbuf_printf(m, "%s.", qual);
+			sql_ident(m, rel->pk[i]);
+		}
+	} else {
+		sbuf_puts(m, " RETURNING 1 AS pgrst_one");
+	}
+	/* a freshly inserted row version has no xmax: told apart from an update */
+	if (ws->want_inserted)
+		sbuf_printf(m, ", (%s.xmax = 0) AS pgrst_inserted", qual);
+}
+
+static int check_write_columns(struct builder *b, const struct sc_relation *rel,
+			       const struct write_spec *ws)
+{
+	for (int i = 0; i < ws->n_columns; i++)
+		if (schema_column(rel, ws->columns[i]) == NULL) {
+			http_error_set(b->err, 400, "PGRST204",
+				       arena_printf(b->a, "Could not find the '%s' column of '%s' in the schema cache",
+						    ws->columns[i], rel->name),
+				       NULL, NULL);
+			return -1;
+		}
+	return 0;
+}
+
+static int put_mutation(struct builder *b, struct sbuf *m, const struct sc_relation *rel,
+			int rel_index, const struct write_spec *ws)
+{
+	struct sql *s = b->s;
+	struct sbuf qual;
+	struct level lv;
+
+	sbuf_init(&qual, b->a, 64);
+	sql_qualified(&qual, rel->schema, rel->name);
+
+	/* the write's own filters (UPDATE/DELETE): the root level only */
+	level_init(&lv, b, rel_index, rel->name, qual.data, "", "");
+	lv.from = qual.data;
+	if (ws->kind != WRITE_INSERT)
+		put_level_filters(&lv);
+	if (b->failed)
+		return -1;
+
+	switch (ws->kind) {
+	case WRITE_INSERT:
+		sbuf_printf(m, "INSERT INTO %s", qual.data);
+		if (ws->n_columns > 0) {
+			sbuf_puts(m, " (");
+			put_column_list(m, "", ws);
+			sbuf_puts(m, ") SELECT ");
+			put_column_list(m, "_.", ws);
+			sbuf_puts(m, " FROM ");
+			put_recordset(s, m, rel, ws);
+		} else {
+			/* {} or [{}, ...]: rows of defaults */
+			sbuf_puts(m, " SELECT FROM pg_catalog.json_array_elements(");
+			put_uniform_body(s, m, ws);
+			sbuf_puts(m, ") AS _");
+		}
+		if (ws->conflict != CONFLICT_NONE) {
+			sbuf_puts(m, " ON CONFLICT (");
+			for (int i = 0; i < ws->n_conflict_cols; i++) {
+				if (i > 0)
+					sbuf_puts(m, ", ");
+				sql_ident(m, ws->conflict_cols[i]);
+			}
+			sbuf_putc(m, ')');
+			if (ws->conflict == CONFLICT_IGNORE || ws->n_columns == 0) {
+				sbuf_puts(m, " DO NOTHING");
+			} else {
+				sbuf_puts(m, " DO UPDATE SET ");
+				for (int i = 0; i < ws->n_columns; i++) {
+					if (i > 0)
+						sbuf_puts(m, ", ");
+					sql_ident(m, ws->columns[i]);
+					sbuf_puts(m, " = EXCLUDED.");
+					sql_ident(m, ws->columns[i]);
+				}
+			}
+		}
+		break;
+	case WRITE_UPDATE:
+		if (ws->n_columns == 0) {
+			/* PATCH with {}: nothing to set, nothing changes */
+			sbuf_printf(m, "SELECT %s.* FROM %s WHERE false", qual.data, qual.data);
+			return 0;
+		}
+		sbuf_printf(m, "UPDATE %s SET ", qual.data);
+		for (int i = 0; i < ws->n_columns; i++) {
+			if (i > 0)
+				sbuf_puts(m, ", ");
+			sql_ident(m, ws->columns[i]);
+			sbuf_puts(m, " = _.");
+			sql_ident(m, ws->columns[i]);
+		}
+		sbuf_puts(m, " FROM (SELECT * FROM ");
+		put_recordset(s, m, rel, ws);
+		sbuf_puts(m, " LIMIT 1) AS _");
+		if (lv.where.len > 0)
+			sbuf_printf(m, " WHERE %s", lv.where.data);
+		break;
+	case WRITE_DELETE:
+		sbuf_printf(m, "DELETE FROM %s", qual.data);
+		if (lv.where.len > 0)
+			sbuf_printf(m, " WHERE %s", lv.where.data);
+		break;
+	}
+	put_returning(m, qual.data, rel, ws);
+	return 0;
+}
+
+int sqlbuild_write(struct sql *s, const struct query *q, const struct read_spec *rs,
+		   const struct write_spec *ws, struct http_error *err)
+{
+	struct builder b = {s, q, rs, err, s->text.arena, 0, NULL, false};
+	struct read_spec spec = *rs;
+	struct sbuf m;
+	struct level root;
+	int rel_index;
+
+	if (rs->sc == NULL) {
+		http_error_set(err, 503, "PGRST002",
+			       "Could not query the database for the schema cache. Retrying.", NULL, NULL);
+		return -1;
+	}
+	rel_index = schema_relation_index(rs->sc, rs->schema, rs->relation);
+	if (rel_index < 0) {
+		http_error_set(err, 404, "42P01",
+			       arena_printf(b.a, "relation \"%s.%s\" does not exist", rs->schema, rs->relation),
+			       NULL, NULL);
+		return -1;
+	}
+	const struct sc_relation *rel = &rs->sc->relations[rel_index];
+
+	if (check_write_columns(&b, rel, ws) < 0)
+		return -1;
+	b.level_used = arena_zalloc(b.a, sizeof(bool) * (size_t)q->n_levels);
+	sbuf_init(&m, b.a, 512);
+	if (put_mutation(&b, &m, rel, rel_index, ws) < 0)
+		return -1;
+
+	sbuf_printf(&s->text, "WITH pgrst_mut AS (%s)", m.data);
+	if (ws->representation) {
+		spec.mutation = m.data;
+		b.spec = &spec;
+		if (build_root(&b, &root, false) < 0)
+			return -1;
+		sbuf_printf(&s->text, ", pgrst_source AS (SELECT %s", root.select.len ? root.select.data : "");
+		put_root_from(&s->text, &root, false);
+		sbuf_puts(&s->text, ")");
+	}
+	sbuf_puts(&s->text, " SELECT NULL::bigint AS total_result_set,"
+			    " (SELECT pg_catalog.count(*) FROM pgrst_mut) AS page_total, ");
+	if (ws->representation && !rs->head) {
+		sbuf_puts(&s->text, "(SELECT ");
+		put_body(&s->text, &spec);
+		sbuf_puts(&s->text, " FROM pgrst_source AS _postgrest_t)");
+	} else {
+		sbuf_puts(&s->text, "NULL::text");
+	}
+	sbuf_puts(&s->text,
+		  " AS body, "
+		  "nullif(pg_catalog.current_setting('response.headers', true), '') AS response_headers, "
+		  "nullif(pg_catalog.current_setting('response.status', true), '') AS response_status, ");
+	if (ws->want_location && rel->n_pk > 0) {
+		sbuf_puts(&s->text, "(SELECT pg_catalog.json_build_object(");
+		for (int i = 0; i < rel->n_pk; i++) {
+			if (i > 0)
+				sbuf_puts(&s->text, ", ");
+			sql_add_param(s, rel->pk[i]);
+			sbuf_puts(&s->text, "::text, pgrst_l.");
+			sql_ident(&s->text, rel->pk[i]);
+		}
+		sbuf_puts(&s->text, ")::text FROM pgrst_mut AS pgrst_l LIMIT 1) AS location, ");
+	} else {
+		sbuf_puts(&s->text, "NULL::text AS location, ");
+	}
+	if (ws->want_inserted)
+		sbuf_puts(&s->text, "(SELECT pg_catalog.count(*) FROM pgrst_mut WHERE pgrst_inserted) AS inserted");
+	else
+		sbuf_puts(&s->text, "NULL::bigint AS inserted");
 	return 0;
 }

@@ -47,6 +47,12 @@ enum count_kind {
 struct read_spec {
 	const char *schema;
 	const char *relation;
+	/*
+	 * For the representation of a write: the INSERT/UPDATE/DELETE ...
+	 * RETURNING text.  The rows it returns take the place of the
+	 * relation; root filters, order and limits were the write's own.
+	 */
+	const char *mutation;
 	const struct schema_cache *sc;  /* for embedding; NULL = none loaded */
 	long long max_rows;         /* db-max-rows, -1 = none */
 	bool head;                  /* HEAD: no body needed */
@@ -62,6 +68,33 @@ struct read_spec {
  */
 int sqlbuild_read(struct sql *s, const struct query *q, const struct read_spec *spec,
 		  struct http_error *err);
+
+enum write_kind { WRITE_INSERT, WRITE_UPDATE, WRITE_DELETE };
+enum conflict_action { CONFLICT_NONE, CONFLICT_MERGE, CONFLICT_IGNORE };
+
+struct write_spec {
+	enum write_kind kind;
+	const char *body_json;      /* the payload as JSON text (INSERT/UPDATE) */
+	const char *const *columns; /* the columns written */
+	int n_columns;
+	bool missing_default;       /* Prefer: missing=default */
+	enum conflict_action conflict;
+	const char *const *conflict_cols;   /* ON CONFLICT (...) */
+	int n_conflict_cols;
+	bool representation;        /* return=representation: body from the returned rows */
+	bool want_location;         /* return=headers-only: primary key of the first row */
+	bool want_inserted;         /* upserts: how many rows were inserted (201 vs 200) */
+};
+
+/*
+ * Build a write: the mutation as a CTE, then one row like a read's
+ * (total_result_set, page_total = affected rows, body, response_headers,
+ * response_status) plus location (JSON object of the first row's primary
+ * key, or NULL) and inserted (rows inserted, or NULL).  rs carries the
+ * relation, cache, media and (for the representation) embedding.
+ */
+int sqlbuild_write(struct sql *s, const struct query *q, const struct read_spec *rs,
+		   const struct write_spec *ws, struct http_error *err);
 
 /*
  * EXPLAIN (FORMAT JSON) of the rows a read would count, for

@@ -78,7 +78,8 @@ static const char *build(const char *relation, const char *qs, struct http_error
 {
 	struct query q;
 	struct sql s;
-	struct read_spec spec = {"api", relation, sc, -1, false, MEDIA_JSON, COUNT_NONE};
+	struct read_spec spec = {.schema = "api", .relation = relation, .sc = sc, .max_rows = -1,
+				.media = MEDIA_JSON, .count = COUNT_NONE};
 
 	memset(err, 0, sizeof(*err));
 	if (query_parse(qs, &A, &q, err) < 0)

@@ -21,7 +21,8 @@ static struct built build_as(const char *qs, long long max_rows, bool head,
 	struct query q;
 	struct http_error err = {0};
 	struct sql s;
-	struct read_spec spec = {"api", "items", NULL, max_rows, head, media, count};
+	struct read_spec spec = {.schema = "api", .relation = "items", .max_rows = max_rows,
+				.head = head, .media = media, .count = count};
 	struct built b = {NULL, NULL, 0};
 
 	if (query_parse(qs, &A, &q, &err) < 0) {
@@ -154,7 +155,8 @@ int main(void)
 		struct query q;
 		struct http_error err = {0};
 		struct sql s;
-		struct read_spec spec = {"api", "items", NULL, -1, false, MEDIA_JSON, COUNT_PLANNED};
+		struct read_spec spec = {.schema = "api", .relation = "items", .max_rows = -1,
+					 .media = MEDIA_JSON, .count = COUNT_PLANNED};
 
 		query_parse("select=a,b:c->>d&id=gt.1&order=a&limit=3", &A, &q, &err);
 		sql_init(&s, &A);

@@ -1,0 +1,47 @@
+/*
+ * context.h — what the request stages share inside one request: the
+ * request, its response, its error, who runs it.  Internal to handler.c,
+ * read.c and write.c.
+ */
+#ifndef PGR_CONTEXT_H
+#define PGR_CONTEXT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "auth.h"
+#include "db.h"
+#include "handler.h"
+#include "request.h"
+#include "response.h"
+
+/* everything one request needs, in one place */
+struct ctx {
+	struct worker *w;
+	const struct config *cfg;
+	struct arena *a;
+	struct request req;
+	struct response resp;
+	struct http_error err;
+	struct auth_result auth;
+	const char *schema;         /* the schema the request runs in */
+	bool profile_header;        /* answer with Content-Profile */
+};
+
+/* log the error and answer with it; always returns -1 */
+int ctx_fail(struct ctx *c);
+int ctx_fail_with(struct ctx *c, int status, const char *code, const char *message,
+		  const char *details, const char *hint);
+/* Accept-Profile (reading) / Content-Profile (writing) picks the schema */
+int ctx_choose_schema(struct ctx *c, bool reading);
+/* the statements before the main one (settings, db-pre-request); returns how many */
+int ctx_preamble(struct ctx *c, struct db_stmt *stmts);
+/* response.headers / response.status set by SQL */
+int ctx_apply_response_gucs(struct ctx *c, const char *headers, const char *status);
+/* column col of row 0, NULL when SQL NULL */
+const char *ctx_getval(PGresult *res, int col);
+
+int handle_read(struct ctx *c, const char *relation, bool head);
+int handle_write(struct ctx *c, const char *relation);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * read.c — GET and HEAD on a table or view: plan, SQL, one round trip,
+ * then Content-Range, counts and the body in the negotiated media type.
+ */
+#include "context.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "media.h"
+#include "prefer.h"
+#include "query.h"
+#include "sqlbuild.h"
+
+
+/*
+ * Range: 0-9 (GET only) narrows limit/offset: the result is the
+ * intersection of the two ranges, as in PostgREST.  An unparsable header
+ * is ignored; lower > upper is 416.
+ */
+static int apply_range_header(struct ctx *c, struct query_level *root)
+{
+	const char *h = request_header(&c->req, "range");
+	long long lo, hi = -1;
+	char *end;
+
+	if (h == NULL || strcmp(c->req.method, "GET") != 0)
+		return 0;
+	if (strncasecmp(h, "items=", 6) == 0)
+		h += 6;
+	if (!isdigit((unsigned char)*h))
+		return 0;
+	lo = strtoll(h, &end, 10);
+	if (*end++ != '-')
+		return 0;
+	if (isdigit((unsigned char)*end)) {
+		hi = strtoll(end, &end, 10);
+		if (hi < lo)
+			return ctx_fail_with(c, 416, "PGRST103", "Requested range not satisfiable",
+					 "The lower boundary must be lower than or equal to the upper boundary in the Range header.",
+					 NULL);
+	}
+	if (*end != '\0')
+		return 0;
+
+	long long q_lo = root->offset;
+	long long q_hi = root->limit >= 0 ? root->offset + root->limit - 1 : -1;
+	long long n_lo = lo > q_lo ? lo : q_lo;
+	long long n_hi = hi < 0 ? q_hi : (q_hi < 0 || hi < q_hi ? hi : q_hi);
+
+	root->offset = n_lo;
+	root->limit = n_hi < 0 ? -1 : (n_hi >= n_lo ? n_hi - n_lo + 1 : 0);
+	return 0;
+}
+
+/* "Plan Rows" of EXPLAIN (FORMAT JSON) output, or -1 */
+static long long plan_rows(PGresult *res)
+{
+	long long rows = -1;
+
+	if (res == NULL || PQntuples(res) < 1)
+		return -1;
+	json_object *doc = json_tokener_parse(PQgetvalue(res, 0, 0)), *plan, *n;
+
+	if (doc != NULL && json_object_is_type(doc, json_type_array) &&
+	    json_object_object_get_ex(json_object_array_get_idx(doc, 0), "Plan", &plan) &&
+	    json_object_object_get_ex(plan, "Plan Rows", &n))
+		rows = (long long)json_object_get_double(n);
+	json_object_put(doc);
+	return rows;
+}
+
+static const char *count_name(enum count_kind k)
+{
+	return k == COUNT_EXACT ? "count=exact" : k == COUNT_PLANNED ? "count=planned"
+						   : "count=estimated";
+}
+
+/* the total for Content-Range: exact, planned or estimated; -1 = unknown */
+static long long read_total(const struct read_spec *spec, PGresult *main, PGresult *plan)
+{
+	const char *counted = ctx_getval(main, 0);
+
+	switch (spec->count) {
+	case COUNT_EXACT:
+		return counted ? atoll(counted) : -1;
+	case COUNT_PLANNED:
+		return plan_rows(plan);
+	case COUNT_ESTIMATED:
+		/* exact up to db-max-rows (the count stops at one more), planned above */
+		if (counted != NULL && (spec->max_rows < 0 || atoll(counted) <= spec->max_rows))
+			return atoll(counted);
+		return plan_rows(plan);
+	default:
+		return -1;
+	}
+}
+
+static int respond_read(struct ctx *c, const struct read_spec *spec, const struct query *q,
+			PGresult *main, PGresult *plan, const char *relation)
+{
+	long long page = atoll(PQgetvalue(main, 0, 1));
+	long long total = read_total(spec, main, plan);
+	long long lower = q->levels[0].offset, upper = lower + page - 1;
+	const char *body = ctx_getval(main, 2);
+	const char *total_s = total >= 0 ? arena_printf(c->a, "%lld", total) : "*";
+
+	/* PostgREST's rangeStatusHeader */
+	if (total >= 0 && lower > total) {
+		response_headerf(&c->resp, "Content-Range", "*/%lld", total);
+		return ctx_fail_with(c, 416, "PGRST103", "Requested range not satisfiable",
+				 arena_printf(c->a, "An offset of %lld was requested, but there are only %lld rows.",
+					      lower, total),
+				 NULL);
+	}
+	if (media_is_object(spec->media) && page != 1)
+		return ctx_fail_with(c, 406, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+				 arena_printf(c->a, "The result contains %lld rows", page), NULL);
+	c->resp.status = (total >= 0 && upper - lower + 1 < total) ? 206 : 200;
+	response_header(&c->resp, "Content-Type", media_content_type(spec->media));
+	if (total != 0 && lower <= upper)
+		response_headerf(&c->resp, "Content-Range", "%lld-%lld/%s", lower, upper, total_s);
+	else
+		response_headerf(&c->resp, "Content-Range", "*/%s", total_s);
+	response_headerf(&c->resp, "Content-Location", "/%s%s%s", relation,
+			 q->canonical[0] ? "?" : "", q->canonical);
+	if (spec->count != COUNT_NONE)
+		response_header(&c->resp, "Preference-Applied", count_name(spec->count));
+	if (c->profile_header)
+		response_header(&c->resp, "Content-Profile", c->schema);
+	if (ctx_apply_response_gucs(c, ctx_getval(main, 3), ctx_getval(main, 4)) < 0)
+		return -1;
+	return response_send(&c->resp, body, body ? strlen(body) : 0);
+}
+
+/* Accept: application/vnd.pgrst.plan: the EXPLAIN output of the read */
+static int respond_plan(struct ctx *c, enum media_type media, PGresult *res)
+{
+	struct sbuf body;
+
+	sbuf_init(&body, c->a, 1024);
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (i > 0)
+			sbuf_putc(&body, '\n');
+		sbuf_puts(&body, PQgetvalue(res, i, 0));
+	}
+	c->resp.status = 200;
+	response_header(&c->resp, "Content-Type", media_content_type(media));
+	return response_send(&c->resp, body.data, body.len);
+}
+
+int handle_read(struct ctx *c, const char *relation, bool head)
+{
+	struct query q;
+	struct prefer pf;
+	struct sql s, plan;
+	struct db_stmt stmts[4];
+	PGresult *res[4];
+	const char *accept = request_header(&c->req, "accept");
+	enum media_type media = media_negotiate(accept, MEDIA_READS |
+						(c->cfg->db_plan_enabled ? MEDIA_PLANS : 0));
+	bool explain = media == MEDIA_PLAN_TEXT || media == MEDIA_PLAN_JSON;
+
+	if (media == MEDIA_NONE)
+		return ctx_fail_with(c, 406, "PGRST107",
+				 arena_printf(c->a, "None of these media types are available: %s",
+					      request_header(&c->req, "accept")),
+				 NULL, NULL);
+	if (query_parse(c->req.query_string, c->a, &q, &c->err) < 0)
+		return ctx_fail(c);
+	if (apply_range_header(c, query_root(&q)) < 0)
+		return -1;
+	prefer_parse(request_header(&c->req, "prefer"), &pf, c->a);
+	if (pf.strict && pf.invalid != NULL)
+		return ctx_fail_with(c, 400, "PGRST122", "Invalid preferences given with handling=strict",
+				 arena_printf(c->a, "Invalid preferences: %s", pf.invalid), NULL);
+
+	struct read_spec spec = {
+		.schema = c->schema,
+		.relation = relation,
+		.sc = c->w->schema,
+		.max_rows = c->cfg->db_max_rows,
+		.head = head,
+		.media = explain ? MEDIA_JSON : media,
+		.count = pf.count,
+	};
+	int n = ctx_preamble(c, stmts), plan_index = -1;
+
+	if (spec.count == COUNT_PLANNED || spec.count == COUNT_ESTIMATED) {
+		sql_init(&plan, c->a);
+		if (sqlbuild_count_plan(&plan, &q, &spec, &c->err) < 0)
+			return ctx_fail(c);
+		plan_index = n++;
+		stmts[plan_index] = (struct db_stmt){plan.text.data, plan.n_values, plan.values};
+	}
+	sql_init(&s, c->a);
+	if (explain)
+		sbuf_printf(&s.text, "EXPLAIN (FORMAT %s%s) ", media == MEDIA_PLAN_JSON ? "JSON" : "TEXT",
+			    media_plan_options(accept));
+	if (sqlbuild_read(&s, &q, &spec, &c->err) < 0)
+		return ctx_fail(c);
+	stmts[n] = (struct db_stmt){s.text.data, s.n_values, s.values};
+	n++;
+
+	if (!db_run(&c->w->db, true, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a))
+		return ctx_fail(c);
+	int rc = explain ? respond_plan(c, media, res[n - 1])
+			 : respond_read(c, &spec, &q, res[n - 1],
+					plan_index >= 0 ? res[plan_index] : NULL, relation);
+
+	for (int i = 0; i < n; i++)
+		PQclear(res[i]);
+	return rc;
+}
+
