@@ -5,6 +5,7 @@
 #include "payload.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,6 +28,9 @@ int payload_type_of(const char *ct)
 		return PAYLOAD_FORM;
 	return -1;
 }
+
+/* deep enough for any real document, shallow enough for the stack */
+#define PAYLOAD_MAX_DEPTH 256
 
 static int invalid(struct http_error *err, const char *msg, const char *details)
 {
@@ -60,10 +64,14 @@ static bool same_keys(json_object *o, const struct payload *p)
 static int parse_json(const char *body, size_t len, bool need_keys, struct arena *a,
 		      struct payload *p, struct http_error *err)
 {
-	json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	json_tokener *tok;
 	json_object *doc;
 	int rc = 0;
 
+	/* what PostgreSQL's json input would refuse is refused here, as PGRST102 */
+	if (len > INT_MAX || !json_is_strict(body, len, PAYLOAD_MAX_DEPTH))
+		return invalid(err, "Empty or invalid json", NULL);
+	tok = json_tokener_new_ex(PAYLOAD_MAX_DEPTH + 1);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	doc = json_tokener_parse_ex(tok, body, (int)len);
 	/* only white space may follow the document */
