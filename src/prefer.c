@@ -53,7 +53,7 @@ static bool apply(struct prefer *p, struct arena *a, const char *item, size_t n)
 	if (is(item, n, "handling=strict"))
 		return p->strict = true, true;
 	if (is(item, n, "handling=lenient"))
-		return true;
+		return p->lenient = true, true;
 	if (is(item, n, "params=single-object"))
 		return p->single_object = true, true;
 	if (n > 9 && strncasecmp(item, "timezone=", 9) == 0) {

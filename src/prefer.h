@@ -21,6 +21,7 @@ struct prefer {
 	enum prefer_missing missing;
 	enum prefer_tx tx;
 	bool strict;                /* handling=strict */
+	bool lenient;               /* handling=lenient (said explicitly) */
 	bool single_object;         /* params=single-object */
 	const char *timezone;       /* timezone=..., or NULL */
 	long long max_affected;     /* -1 = not given */

@@ -177,6 +177,7 @@ struct level {
 	const char *qual;           /* how columns are qualified: "\"api\".\"items\"" or "\"films_1\"" */
 	const char *from;           /* the root's FROM item (qual, or "pgrst_mut AS \"items\"") */
 	bool expand_star;           /* * lists the cached columns (hides helper columns of a write) */
+	bool mutation_root;         /* rows a write returned: its filters and limits were the write's */
 	const char *path;           /* embed path: "" root, "actors", "films.actors" */
 	const char *label_path;     /* same with aliases where given (PostgREST matches either) */
 	const struct query_level *ql;   /* filters/order/range for this level, or NULL */
@@ -425,7 +426,7 @@ static void add_cond(struct level *lv)
 
 static void put_level_filters(struct level *lv)
 {
-	if (lv->ql == NULL)
+	if (lv->ql == NULL || lv->mutation_root)
 		return;
 	for (int i = 0; i < lv->ql->n_filters; i++) {
 		add_cond(lv);
@@ -828,7 +829,7 @@ static int build_root(struct builder *b, struct level *root, bool count_only)
 	if (spec->mutation != NULL) {
 		/* the write already filtered the rows; read them back as they are */
 		root->from = arena_printf(b->a, "pgrst_mut AS %s", qual.data);
-		root->ql = NULL;
+		root->mutation_root = true;
 		root->expand_star = true;
 	}
 	if (build_level(root, b->q->select, b->q->n_select) < 0)
@@ -1056,6 +1057,43 @@ static int check_write_columns(struct builder *b, const struct sc_relation *rel,
 	return 0;
 }
 
+/*
+ * WHERE of a PATCH/DELETE.  With limit (and the order PostgREST requires
+ * for it), the rows are those whose order columns match the first rows
+ * in that order; an order on non-unique columns can match more, which
+ * the caller refuses after the fact (PGRST110).
+ */
+static void put_write_where(struct builder *b, struct sbuf *m, struct level *lv)
+{
+	const struct query_level *root = &b->q->levels[0];
+
+	if (root->limit < 0) {
+		if (lv->where.len > 0)
+			sbuf_printf(m, " WHERE %s", lv->where.data);
+		return;
+	}
+	struct sbuf cols;
+
+	sbuf_init(&cols, b->a, 64);
+	for (int i = 0; i < root->n_order; i++) {
+		if (i > 0)
+			sbuf_puts(&cols, ", ");
+		put_field(lv, &cols, &root->order[i].field);
+	}
+	if (put_level_order(lv) < 0)
+		return;
+	sbuf_printf(m, " WHERE (%s) IN (SELECT %s FROM %s", cols.data, cols.data, lv->from);
+	if (lv->where.len > 0)
+		sbuf_printf(m, " WHERE %s", lv->where.data);
+	sbuf_printf(m, " ORDER BY %s LIMIT ", lv->order.data);
+	sql_param(b->s, m, arena_printf(b->a, "%lld", root->limit));
+	if (root->offset > 0) {
+		sbuf_puts(m, " OFFSET ");
+		sql_param(b->s, m, arena_printf(b->a, "%lld", root->offset));
+	}
+	sbuf_putc(m, ')');
+}
+
 static int put_mutation(struct builder *b, struct sbuf *m, const struct sc_relation *rel,
 			int rel_index, const struct write_spec *ws)
 {
@@ -1129,13 +1167,11 @@ static int put_mutation(struct builder *b, struct sbuf *m, const struct sc_relat
 		sbuf_puts(m, " FROM (SELECT * FROM ");
 		put_recordset(s, m, rel, ws);
 		sbuf_puts(m, " LIMIT 1) AS _");
-		if (lv.where.len > 0)
-			sbuf_printf(m, " WHERE %s", lv.where.data);
+		put_write_where(b, m, &lv);
 		break;
 	case WRITE_DELETE:
 		sbuf_printf(m, "DELETE FROM %s", qual.data);
-		if (lv.where.len > 0)
-			sbuf_printf(m, " WHERE %s", lv.where.data);
+		put_write_where(b, m, &lv);
 		break;
 	}
 	put_returning(m, qual.data, rel, ws);
@@ -1180,6 +1216,8 @@ int sqlbuild_write(struct sql *s, const struct query *q, const struct read_spec 
 			return -1;
 		sbuf_printf(&s->text, ", pgrst_source AS (SELECT %s", root.select.len ? root.select.data : "");
 		put_root_from(&s->text, &root, false);
+		if (root.order.len > 0)
+			sbuf_printf(&s->text, " ORDER BY %s", root.order.data);
 		sbuf_puts(&s->text, ")");
 	}
 	sbuf_puts(&s->text, " SELECT NULL::bigint AS total_result_set,"

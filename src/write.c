@@ -91,7 +91,7 @@ static int read_payload(struct ctx *c, struct write *w, const char *method)
 	int type = payload_type_of(c->req.content_type);
 
 	if (type < 0)
-		return ctx_fail_with(c, 415, "PGRST102",
+		return ctx_fail_with(c, 400, "PGRST102",
 				     arena_printf(c->a, "Content-Type not acceptable: %s", c->req.content_type),
 				     NULL, NULL);
 	if (payload_parse(type, c->req.body, c->req.body_len, w->q.n_columns == 0, c->a,
@@ -166,10 +166,12 @@ static void preference_applied(struct ctx *c, const struct write *w)
 		ADD("count=exact");
 	if (w->tx_applied)
 		ADD(p->tx == TX_ROLLBACK ? "tx=rollback" : "tx=commit");
-	if (p->max_affected >= 0 && p->strict)
-		ADD(arena_printf(c->a, "max-affected=%lld", p->max_affected));
 	if (p->strict)
 		ADD("handling=strict");
+	else if (p->lenient)
+		ADD("handling=lenient");
+	if (p->strict && p->max_affected >= 0 && w->ws.kind != WRITE_INSERT)
+		ADD(arena_printf(c->a, "max-affected=%lld", p->max_affected));
 #undef ADD
 	if (b.len > 0)
 		response_header(&c->resp, "Preference-Applied", b.data);
@@ -203,14 +205,14 @@ static int respond_write(struct ctx *c, struct write *w, const char *method, PGr
 	bool rep = w->ws.representation;
 
 	if (post)
-		c->resp.status = (w->ws.conflict == CONFLICT_MERGE && inserted && atoll(inserted) == 0 && n > 0)
+		c->resp.status = (w->ws.conflict == CONFLICT_MERGE && inserted && atoll(inserted) == 0)
 				 ? 200 : 201;
 	else if (put)
 		c->resp.status = rep ? ((inserted && atoll(inserted) > 0) ? 201 : 200) : 204;
 	else
 		c->resp.status = rep ? 200 : 204;
 
-	if (post || put)
+	if (post || put || w->ws.kind == WRITE_DELETE)
 		response_headerf(&c->resp, "Content-Range", "*/%s",
 				 w->pf.count == COUNT_EXACT ? arena_printf(c->a, "%lld", n) : "*");
 	else if (n > 0)
@@ -232,16 +234,28 @@ static int respond_write(struct ctx *c, struct write *w, const char *method, PGr
 	return response_send(&c->resp, body, body ? strlen(body) : 0);
 }
 
-/* After the statement, before COMMIT: max-affected and singular objects. */
+static bool max_affected_applies(const struct write *w)
+{
+	return w->pf.strict && w->pf.max_affected >= 0 && w->ws.kind != WRITE_INSERT;
+}
+
+/* After the statement, before COMMIT: limits, max-affected, singular objects. */
 static int post_check(struct ctx *c, const struct write *w, PGresult *res)
 {
 	long long n = atoll(PQgetvalue(res, 0, 1));
 
-	if (w->pf.strict && w->pf.max_affected >= 0 && n > w->pf.max_affected)
+	long long limit = w->q.levels[0].limit;
+
+	if (w->ws.kind != WRITE_INSERT && limit >= 0 && n > limit)
+		return ctx_fail_with(c, 400, "PGRST110",
+				     "The maximum number of rows allowed to change was surpassed",
+				     arena_printf(c->a, "Results contain %lld rows changed but the maximum number allowed is %lld",
+						  n, limit), NULL);
+	if (max_affected_applies(w) && n > w->pf.max_affected)
 		return ctx_fail_with(c, 400, "PGRST124",
 				     "Query result exceeds max-affected preference constraint",
 				     arena_printf(c->a, "The query affects %lld rows", n), NULL);
-	if (media_is_object(w->media) && w->ws.representation && n != 1)
+	if (media_is_object(w->media) && n != 1)
 		return ctx_fail_with(c, 406, "PGRST116",
 				     "JSON object requested, multiple (or no) rows returned",
 				     arena_printf(c->a, "The result contains %lld rows", n), NULL);
@@ -289,6 +303,10 @@ int handle_write(struct ctx *c, const char *relation)
 	w->ws.want_location = w->pf.ret == RETURN_HEADERS_ONLY;
 	if (w->ws.kind == WRITE_INSERT)
 		choose_conflict(w, put);
+	/* a limited PATCH/DELETE picks its rows by an order on unique columns */
+	if (w->ws.kind != WRITE_INSERT && w->q.levels[0].limit >= 0 && w->q.levels[0].n_order == 0)
+		return ctx_fail_with(c, 400, "PGRST109", "A 'limit' was applied without an explicit 'order'",
+				     NULL, "Apply an 'order' using unique column(s)");
 	choose_tx_end(c, w);
 
 	struct read_spec spec = {
@@ -309,8 +327,8 @@ int handle_write(struct ctx *c, const char *relation)
 
 	stmts[n++] = (struct db_stmt){s.text.data, s.n_values, s.values};
 
-	bool decide_later = (w->pf.strict && w->pf.max_affected >= 0) ||
-			    (media_is_object(w->media) && w->ws.representation);
+	bool decide_later = max_affected_applies(w) || media_is_object(w->media) ||
+			    (w->ws.kind != WRITE_INSERT && w->q.levels[0].limit >= 0);
 	enum tx_end end = decide_later ? TX_END_LATER : w->rollback ? TX_END_ROLLBACK : TX_END_COMMIT;
 
 	if (!db_run(&c->w->db, false, end, stmts, n, res, c->auth.is_anon, &c->err, c->a))
