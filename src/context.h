@@ -11,6 +11,10 @@
 
 #include "auth.h"
 #include "db.h"
+#include "media.h"
+#include "prefer.h"
+#include "query.h"
+#include "sqlbuild.h"
 #include "handler.h"
 #include "request.h"
 #include "response.h"
@@ -41,7 +45,23 @@ int ctx_apply_response_gucs(struct ctx *c, const char *headers, const char *stat
 /* column col of row 0, NULL when SQL NULL */
 const char *ctx_getval(PGresult *res, int col);
 
+/* a read in the making, shared by tables and functions (read.c, rpc.c) */
+struct read_request {
+	struct query q;
+	struct prefer pf;
+	enum media_type media;
+	bool explain;               /* Accept: application/vnd.pgrst.plan */
+	const char *plan_options;
+	const char *const *pre_values;  /* bound as $1..$n before the plan's own */
+	int n_pre_values;
+};
+
+int read_prepare(struct ctx *c, struct read_request *r);
+int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool read_only,
+	     const char *location);
+
 int handle_read(struct ctx *c, const char *relation, bool head);
+int handle_rpc(struct ctx *c, const char *function, bool head);
 int handle_write(struct ctx *c, const char *relation);
 
 #endif

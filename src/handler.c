@@ -287,6 +287,50 @@ static int not_implemented(struct ctx *c, const char *what)
 			 NULL);
 }
 
+/* the request's role, or an answer when it has none */
+static int authenticate(struct ctx *c)
+{
+	auth_request(c->cfg, c->req.authorization, time(NULL), c->a, &c->auth);
+	if (c->auth.status == 0)
+		return 0;
+	http_error_set(&c->err, c->auth.status, c->auth.code, c->auth.message,
+		       c->auth.details, c->auth.hint);
+	c->err.www_authenticate = c->auth.www_authenticate;
+	return ctx_fail(c);
+}
+
+/* /rpc/<function>: GET, HEAD and POST call it; OPTIONS tells which */
+static int route_rpc(struct ctx *c, const char *name)
+{
+	const char *m = c->req.method;
+	bool read = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+
+	if (strcmp(m, "OPTIONS") == 0) {
+		int count, first;
+
+		if (ctx_choose_schema(c, true) < 0)
+			return -1;
+		if (c->w->schema == NULL)
+			return ctx_fail_with(c, 503, "PGRST002",
+					     "Could not query the database for the schema cache. Retrying.", NULL, NULL);
+		first = schema_functions(c->w->schema, c->schema, name, &count);
+		if (first < 0)
+			return ctx_fail_with(c, 404, "PGRST202",
+					     arena_printf(c->a, "Could not find the function %s.%s in the schema cache",
+							  c->schema, name), NULL, NULL);
+		c->resp.status = 200;
+		response_header(&c->resp, "Allow", c->w->schema->functions[first].volatility == 'v'
+				? "OPTIONS,POST" : "OPTIONS,GET,HEAD,POST");
+		return response_send(&c->resp, NULL, 0);
+	}
+	if (!read && strcmp(m, "POST") != 0)
+		return ctx_fail_with(c, 405, "PGRST101",
+				     arena_printf(c->a, "Cannot use the %s method on RPC", m), NULL, NULL);
+	if (ctx_choose_schema(c, read) < 0 || authenticate(c) < 0)
+		return -1;
+	return handle_rpc(c, name, strcmp(m, "HEAD") == 0);
+}
+
 static int route(struct ctx *c)
 {
 	const char *m = c->req.method;
@@ -308,8 +352,8 @@ static int route(struct ctx *c)
 
 	if (name[0] == '\0')
 		return not_implemented(c, "The OpenAPI description at the root path");
-	if (strncmp(name, "rpc/", 4) == 0)
-		return not_implemented(c, "Calling functions (/rpc)");
+	if (strncmp(name, "rpc/", 4) == 0 && name[4] != '\0' && strchr(name + 4, '/') == NULL)
+		return route_rpc(c, name + 4);
 	if (strchr(name, '/') != NULL)
 		return ctx_fail_with(c, 404, "PGRST125",
 				 arena_printf(c->a, "Invalid path specified in request URL"),
@@ -320,13 +364,8 @@ static int route(struct ctx *c)
 	if (ctx_choose_schema(c, read) < 0)
 		return -1;
 
-	auth_request(c->cfg, c->req.authorization, time(NULL), c->a, &c->auth);
-	if (c->auth.status != 0) {
-		http_error_set(&c->err, c->auth.status, c->auth.code, c->auth.message,
-			       c->auth.details, c->auth.hint);
-		c->err.www_authenticate = c->auth.www_authenticate;
-		return ctx_fail(c);
-	}
+	if (authenticate(c) < 0)
+		return -1;
 	if (write)
 		return handle_write(c, name);
 	return handle_read(c, name, strcmp(m, "HEAD") == 0);

@@ -116,6 +116,13 @@ static int respond_read(struct ctx *c, const struct read_spec *spec, const struc
 					      lower, total),
 				 NULL);
 	}
+	if (spec->returns_void) {
+		/* PostgREST v12: a void function answers 204 without a body */
+		c->resp.status = 204;
+		if (ctx_apply_response_gucs(c, ctx_getval(main, 3), ctx_getval(main, 4)) < 0)
+			return -1;
+		return response_send(&c->resp, NULL, 0);
+	}
 	if (media_is_object(spec->media) && page != 1)
 		return ctx_fail_with(c, 406, "PGRST116", "JSON object requested, multiple (or no) rows returned",
 				 arena_printf(c->a, "The result contains %lld rows", page), NULL);
@@ -152,31 +159,91 @@ static int respond_plan(struct ctx *c, enum media_type media, PGresult *res)
 	return response_send(&c->resp, body.data, body.len);
 }
 
-int handle_read(struct ctx *c, const char *relation, bool head)
+/*
+ * Negotiate the media type, parse the query string, apply Range and
+ * Prefer: what every read (table, view or function) does first.
+ */
+int read_prepare(struct ctx *c, struct read_request *r)
 {
-	struct query q;
-	struct prefer pf;
+	const char *accept = request_header(&c->req, "accept");
+
+	r->media = media_negotiate(accept, MEDIA_READS | (c->cfg->db_plan_enabled ? MEDIA_PLANS : 0));
+	r->explain = r->media == MEDIA_PLAN_TEXT || r->media == MEDIA_PLAN_JSON;
+	r->plan_options = media_plan_options(accept);
+	if (r->media == MEDIA_NONE)
+		return ctx_fail_with(c, 406, "PGRST107",
+				     arena_printf(c->a, "None of these media types are available: %s", accept),
+				     NULL, NULL);
+	if (query_parse(c->req.query_string, c->a, &r->q, &c->err) < 0)
+		return ctx_fail(c);
+	if (apply_range_header(c, query_root(&r->q)) < 0)
+		return -1;
+	prefer_parse(request_header(&c->req, "prefer"), &r->pf, c->a);
+	if (r->pf.strict && r->pf.invalid != NULL)
+		return ctx_fail_with(c, 400, "PGRST122", "Invalid preferences given with handling=strict",
+				     arena_printf(c->a, "Invalid preferences: %s", r->pf.invalid), NULL);
+	return 0;
+}
+
+/* a statement's text and parameters, with values bound ahead as $1..$n */
+static void sql_start(struct sql *s, struct arena *a, const struct read_request *r)
+{
+	struct sbuf ignore;
+
+	sql_init(s, a);
+	sbuf_init(&ignore, a, 16);
+	for (int i = 0; i < r->n_pre_values; i++)
+		sql_param(s, &ignore, r->pre_values[i]);
+}
+
+/*
+ * Run a prepared read in one round trip and answer it.  location is the
+ * path Content-Location names ("items", "rpc/fn").
+ */
+int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool read_only,
+	     const char *location)
+{
 	struct sql s, plan;
 	struct db_stmt stmts[4];
 	PGresult *res[4];
-	const char *accept = request_header(&c->req, "accept");
-	enum media_type media = media_negotiate(accept, MEDIA_READS |
-						(c->cfg->db_plan_enabled ? MEDIA_PLANS : 0));
-	bool explain = media == MEDIA_PLAN_TEXT || media == MEDIA_PLAN_JSON;
+	int n = ctx_preamble(c, stmts), plan_index = -1;
 
-	if (media == MEDIA_NONE)
-		return ctx_fail_with(c, 406, "PGRST107",
-				 arena_printf(c->a, "None of these media types are available: %s",
-					      request_header(&c->req, "accept")),
-				 NULL, NULL);
-	if (query_parse(c->req.query_string, c->a, &q, &c->err) < 0)
+	spec->media = r->explain ? MEDIA_JSON : r->media;
+	spec->count = r->pf.count;
+	if (spec->count == COUNT_PLANNED || spec->count == COUNT_ESTIMATED) {
+		sql_start(&plan, c->a, r);
+		if (sqlbuild_count_plan(&plan, &r->q, spec, &c->err) < 0)
+			return ctx_fail(c);
+		plan_index = n++;
+		stmts[plan_index] = (struct db_stmt){plan.text.data, plan.n_values, plan.values};
+	}
+	sql_start(&s, c->a, r);
+	if (r->explain)
+		sbuf_printf(&s.text, "EXPLAIN (FORMAT %s%s) ", r->media == MEDIA_PLAN_JSON ? "JSON" : "TEXT",
+			    r->plan_options);
+	if (sqlbuild_read(&s, &r->q, spec, &c->err) < 0)
 		return ctx_fail(c);
-	if (apply_range_header(c, query_root(&q)) < 0)
+	stmts[n] = (struct db_stmt){s.text.data, s.n_values, s.values};
+	n++;
+
+	if (!db_run(&c->w->db, read_only, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a))
+		return ctx_fail(c);
+	int rc = r->explain ? respond_plan(c, r->media, res[n - 1])
+			    : respond_read(c, spec, &r->q, res[n - 1],
+					   plan_index >= 0 ? res[plan_index] : NULL, location);
+
+	for (int i = 0; i < n; i++)
+		PQclear(res[i]);
+	return rc;
+}
+
+int handle_read(struct ctx *c, const char *relation, bool head)
+{
+	struct read_request r;
+
+	memset(&r, 0, sizeof(r));
+	if (read_prepare(c, &r) < 0)
 		return -1;
-	prefer_parse(request_header(&c->req, "prefer"), &pf, c->a);
-	if (pf.strict && pf.invalid != NULL)
-		return ctx_fail_with(c, 400, "PGRST122", "Invalid preferences given with handling=strict",
-				 arena_printf(c->a, "Invalid preferences: %s", pf.invalid), NULL);
 
 	struct read_spec spec = {
 		.schema = c->schema,
@@ -184,35 +251,7 @@ int handle_read(struct ctx *c, const char *relation, bool head)
 		.sc = c->w->schema,
 		.max_rows = c->cfg->db_max_rows,
 		.head = head,
-		.media = explain ? MEDIA_JSON : media,
-		.count = pf.count,
 	};
-	int n = ctx_preamble(c, stmts), plan_index = -1;
 
-	if (spec.count == COUNT_PLANNED || spec.count == COUNT_ESTIMATED) {
-		sql_init(&plan, c->a);
-		if (sqlbuild_count_plan(&plan, &q, &spec, &c->err) < 0)
-			return ctx_fail(c);
-		plan_index = n++;
-		stmts[plan_index] = (struct db_stmt){plan.text.data, plan.n_values, plan.values};
-	}
-	sql_init(&s, c->a);
-	if (explain)
-		sbuf_printf(&s.text, "EXPLAIN (FORMAT %s%s) ", media == MEDIA_PLAN_JSON ? "JSON" : "TEXT",
-			    media_plan_options(accept));
-	if (sqlbuild_read(&s, &q, &spec, &c->err) < 0)
-		return ctx_fail(c);
-	stmts[n] = (struct db_stmt){s.text.data, s.n_values, s.values};
-	n++;
-
-	if (!db_run(&c->w->db, true, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a))
-		return ctx_fail(c);
-	int rc = explain ? respond_plan(c, media, res[n - 1])
-			 : respond_read(c, &spec, &q, res[n - 1],
-					plan_index >= 0 ? res[plan_index] : NULL, relation);
-
-	for (int i = 0; i < n; i++)
-		PQclear(res[i]);
-	return rc;
+	return read_run(c, &r, &spec, true, relation);
 }
-

@@ -806,10 +806,11 @@ static int check_levels(struct builder *b)
 static int build_root(struct builder *b, struct level *root, bool count_only)
 {
 	const struct read_spec *spec = b->spec;
-	int rel = spec->sc ? schema_relation_index(spec->sc, spec->schema, spec->relation) : -1;
+	int rel = spec->from_sql ? spec->from_rel
+	    : spec->sc ? schema_relation_index(spec->sc, spec->schema, spec->relation) : -1;
 	struct sbuf qual;
 
-	if (spec->sc != NULL && rel < 0) {
+	if (spec->from_sql == NULL && spec->sc != NULL && rel < 0) {
 		/* what PostgreSQL would say, without asking it */
 		http_error_set(b->err, 404, "42P01",
 			       arena_printf(b->a, "relation \"%s.%s\" does not exist", spec->schema,
@@ -818,17 +819,16 @@ static int build_root(struct builder *b, struct level *root, bool count_only)
 		return -1;
 	}
 	sbuf_init(&qual, b->a, 64);
-	if (spec->mutation != NULL)
-		sql_ident(&qual, spec->relation);
+	if (spec->from_sql != NULL)
+		sbuf_puts(&qual, spec->from_qual);
 	else
 		sql_qualified(&qual, spec->schema, spec->relation);
 	b->level_used = arena_zalloc(b->a, sizeof(bool) * (size_t)b->q->n_levels);
 	level_init(root, b, rel, spec->relation, qual.data, "", "");
-	root->from = qual.data;
+	root->from = spec->from_sql ? spec->from_sql : qual.data;
 	root->count_only = count_only;
-	if (spec->mutation != NULL) {
+	if (spec->prefiltered) {
 		/* the write already filtered the rows; read them back as they are */
-		root->from = arena_printf(b->a, "pgrst_mut AS %s", qual.data);
 		root->mutation_root = true;
 		root->expand_star = true;
 	}
@@ -850,6 +850,19 @@ static void put_body(struct sbuf *out, const struct read_spec *spec)
 {
 	if (spec->head) {
 		sbuf_puts(out, "NULL::text");
+		return;
+	}
+	if (spec->scalar) {
+		/* a function's scalar result: the bare value, or an array of them */
+		if (media_is_object(spec->media) || !spec->returns_set)
+			sbuf_puts(out, "coalesce((pg_catalog.json_agg(_postgrest_t.pgrst_scalar) -> 0)::text, 'null')");
+		else
+			sbuf_puts(out, "coalesce(pg_catalog.json_agg(_postgrest_t.pgrst_scalar), '[]')::text");
+		return;
+	}
+	if (spec->single_row && spec->media == MEDIA_JSON) {
+		/* a function returning one composite value: an object, not an array */
+		sbuf_puts(out, "coalesce((pg_catalog.json_agg(_postgrest_t) -> 0)::text, 'null')");
 		return;
 	}
 	switch (spec->media) {
@@ -1210,7 +1223,14 @@ int sqlbuild_write(struct sql *s, const struct query *q, const struct read_spec 
 
 	sbuf_printf(&s->text, "WITH pgrst_mut AS (%s)", m.data);
 	if (ws->representation) {
-		spec.mutation = m.data;
+		struct sbuf q2;
+
+		sbuf_init(&q2, b.a, 64);
+		sql_ident(&q2, rs->relation);
+		spec.from_qual = q2.data;
+		spec.from_sql = arena_printf(b.a, "pgrst_mut AS %s", q2.data);
+		spec.from_rel = rel_index;
+		spec.prefiltered = true;
 		b.spec = &spec;
 		if (build_root(&b, &root, false) < 0)
 			return -1;

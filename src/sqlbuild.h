@@ -48,11 +48,20 @@ struct read_spec {
 	const char *schema;
 	const char *relation;
 	/*
-	 * For the representation of a write: the INSERT/UPDATE/DELETE ...
-	 * RETURNING text.  The rows it returns take the place of the
-	 * relation; root filters, order and limits were the write's own.
+	 * Rows that take the place of the relation: a function call (RPC) or
+	 * what a write returned.  from_sql is the FROM item with its alias,
+	 * from_qual how its columns are named, from_rel the relation whose
+	 * columns it has (for checks, * and embedding; -1 when none).
+	 * prefiltered: a write's rows, already filtered by the write itself.
 	 */
-	const char *mutation;
+	const char *from_sql;
+	const char *from_qual;
+	int from_rel;
+	bool prefiltered;
+	bool scalar;                /* the rows are one column "pgrst_scalar": bare values */
+	bool returns_set;           /* with scalar: an array of values, else one value */
+	bool single_row;            /* a non-SETOF composite result: an object, not an array */
+	bool returns_void;          /* a void function: 204, no body */
 	const struct schema_cache *sc;  /* for embedding; NULL = none loaded */
 	long long max_rows;         /* db-max-rows, -1 = none */
 	bool head;                  /* HEAD: no body needed */

@@ -1,0 +1,346 @@
+/*
+ * rpc.c — /rpc/<function>: call a function of the exposed schema.
+ *
+ * The function is picked from the schema cache by its name and the names
+ * of the arguments given (PostgREST's rule: every argument given is a
+ * parameter, every parameter without a default is given).  Arguments
+ * reach SQL as one JSON object ($1) read with json_to_record() into the
+ * parameter types, so no value is ever spliced into the call.  The result
+ * is then read like a table: select, filters, order, ranges, counts and
+ * media types apply to it.
+ */
+#include "context.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "payload.h"
+
+static bool is_in_arg(const struct sc_arg *a)
+{
+	return a->mode == 'i' || a->mode == 'b' || a->mode == 'v';
+}
+
+static bool is_json_type(const char *t)
+{
+	return strcmp(t, "json") == 0 || strcmp(t, "jsonb") == 0;
+}
+
+/* the one unnamed json/jsonb parameter that takes the whole body */
+static bool single_json_param(const struct sc_function *f)
+{
+	int n = 0;
+	const struct sc_arg *only = NULL;
+
+	for (int i = 0; i < f->n_args; i++)
+		if (is_in_arg(&f->args[i])) {
+			n++;
+			only = &f->args[i];
+		}
+	return n == 1 && is_json_type(only->type);
+}
+
+static const struct sc_arg *find_arg(const struct sc_function *f, const char *name)
+{
+	for (int i = 0; i < f->n_args; i++)
+		if (is_in_arg(&f->args[i]) && f->args[i].name[0] != '\0' &&
+		    strcmp(f->args[i].name, name) == 0)
+			return &f->args[i];
+	return NULL;
+}
+
+/* every key names a parameter, every parameter without a default is a key */
+static bool args_match(const struct sc_function *f, const char *const *keys, int n_keys)
+{
+	for (int i = 0; i < n_keys; i++)
+		if (find_arg(f, keys[i]) == NULL)
+			return false;
+	for (int i = 0; i < f->n_args; i++) {
+		const struct sc_arg *a = &f->args[i];
+		bool given = false;
+
+		if (!is_in_arg(a) || a->has_default)
+			continue;
+		for (int k = 0; k < n_keys && !given; k++)
+			given = a->name[0] != '\0' && strcmp(a->name, keys[k]) == 0;
+		if (!given)
+			return false;
+	}
+	return true;
+}
+
+static int by_name(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static const char *sorted_list(struct arena *a, const char *const *keys, int n, const char *sep)
+{
+	const char **k = arena_alloc(a, sizeof(char *) * (size_t)(n + 1));
+	struct sbuf b;
+
+	memcpy(k, keys, sizeof(char *) * (size_t)n);
+	qsort(k, (size_t)n, sizeof(char *), by_name);
+	sbuf_init(&b, a, 64);
+	for (int i = 0; i < n; i++)
+		sbuf_printf(&b, "%s%s", i ? sep : "", k[i]);
+	return b.data;
+}
+
+static const char *signature(struct arena *a, const struct sc_function *f, bool with_types)
+{
+	struct sbuf b;
+	int n = 0;
+
+	sbuf_init(&b, a, 64);
+	sbuf_printf(&b, "%s.%s(", f->schema, f->name);
+	for (int i = 0; i < f->n_args; i++) {
+		if (!is_in_arg(&f->args[i]))
+			continue;
+		sbuf_printf(&b, "%s%s", n++ ? ", " : "", f->args[i].name);
+		if (with_types)
+			sbuf_printf(&b, " => %s", f->args[i].type);
+	}
+	sbuf_putc(&b, ')');
+	return b.data;
+}
+
+/* PGRST202, worded as PostgREST v12 does */
+static int no_function(struct ctx *c, const char *name, const char *const *keys, int n_keys,
+		       bool post, int first, int count)
+{
+	const char *list = sorted_list(c->a, keys, n_keys, ", ");
+	const char *func = arena_printf(c->a, "%s.%s", c->schema, name);
+	const char *params = n_keys == 0 ? " without parameters"
+			   : arena_printf(c->a, " with parameter%s %s", n_keys > 1 ? "s" : "", list);
+	const char *hint = NULL;
+
+	if (count > 0)
+		hint = arena_printf(c->a, "Perhaps you meant to call the function %s",
+				    signature(c->a, &c->w->schema->functions[first], false));
+	return ctx_fail_with(c, 404, "PGRST202",
+			     arena_printf(c->a, "Could not find the function %s(%s) in the schema cache",
+					  func, list),
+			     arena_printf(c->a, "Searched for the function %s%s%s, but no matches were found in the schema cache.",
+					  func, params, post ? " or with a single unnamed json/jsonb parameter" : ""),
+			     hint);
+}
+
+struct call {
+	const struct sc_function *f;
+	bool whole_body;            /* the body is the single json argument */
+	const char *args_json;      /* the arguments as one JSON object */
+	const char *const *keys;
+	int n_keys;
+};
+
+static int choose_function(struct ctx *c, const char *name, struct call *call, bool post,
+			   bool single_object)
+{
+	int count, first = schema_functions(c->w->schema, c->schema, name, &count);
+	const struct sc_function *named = NULL, *whole = NULL;
+	int n_named = 0;
+
+	for (int i = 0; first >= 0 && i < count; i++) {
+		const struct sc_function *f = &c->w->schema->functions[first + i];
+
+		if (post && single_json_param(f) &&
+		    (single_object || f->args[0].name[0] == '\0' || call->n_keys == 0 ||
+		     !args_match(f, call->keys, call->n_keys)))
+			whole = f;
+		if (args_match(f, call->keys, call->n_keys)) {
+			n_named++;
+			named = f;
+		}
+	}
+	if (n_named > 1) {
+		struct sbuf list;
+
+		sbuf_init(&list, c->a, 128);
+		for (int i = 0; i < count; i++) {
+			const struct sc_function *f = &c->w->schema->functions[first + i];
+
+			if (args_match(f, call->keys, call->n_keys))
+				sbuf_printf(&list, "%s%s", list.len ? ", " : "", signature(c->a, f, true));
+		}
+		return ctx_fail_with(c, 300, "PGRST203",
+				     arena_printf(c->a, "Could not choose the best candidate function between: %s", list.data),
+				     NULL,
+				     "Try renaming the parameters or the function itself in the database so function overloading can be resolved");
+	}
+	if (named != NULL && !(single_object && whole != NULL)) {
+		call->f = named;
+		return 0;
+	}
+	if (whole != NULL) {
+		call->f = whole;
+		call->whole_body = true;
+		return 0;
+	}
+	return no_function(c, name, call->keys, call->n_keys, post, first, count);
+}
+
+/* GET: name=value params are the arguments; a repeated name is an array */
+static void args_from_query(struct ctx *c, const struct query *q, struct call *call)
+{
+	struct sbuf b;
+	const char **keys = arena_alloc(c->a, sizeof(char *) * (size_t)(q->n_args + 1));
+	int n = 0;
+
+	sbuf_init(&b, c->a, 128);
+	sbuf_putc(&b, '{');
+	for (int i = 0; i < q->n_args; i++) {
+		bool seen = false;
+
+		for (int k = 0; k < n && !seen; k++)
+			seen = strcmp(keys[k], q->arg_names[i]) == 0;
+		if (seen)
+			continue;
+		keys[n++] = q->arg_names[i];
+
+		int reps = 0;
+
+		for (int k = i; k < q->n_args; k++)
+			reps += strcmp(q->arg_names[k], q->arg_names[i]) == 0;
+		if (n > 1)
+			sbuf_putc(&b, ',');
+		json_put_string(&b, q->arg_names[i]);
+		sbuf_putc(&b, ':');
+		if (reps == 1) {
+			json_put_string(&b, q->arg_values[i]);
+			continue;
+		}
+		sbuf_putc(&b, '[');
+		for (int k = i, m = 0; k < q->n_args; k++)
+			if (strcmp(q->arg_names[k], q->arg_names[i]) == 0) {
+				if (m++)
+					sbuf_putc(&b, ',');
+				json_put_string(&b, q->arg_values[k]);
+			}
+		sbuf_putc(&b, ']');
+	}
+	sbuf_putc(&b, '}');
+	call->args_json = b.data;
+	call->keys = keys;
+	call->n_keys = n;
+}
+
+/* POST: a JSON object of named arguments (an empty body is {}) */
+static int args_from_body(struct ctx *c, struct call *call)
+{
+	struct payload p;
+	int type = payload_type_of(c->req.content_type);
+
+	if (c->req.body_len == 0) {
+		call->args_json = "{}";
+		return 0;
+	}
+	if (type < 0)
+		return ctx_fail_with(c, 400, "PGRST102",
+				     arena_printf(c->a, "Content-Type not acceptable: %s", c->req.content_type),
+				     NULL, NULL);
+	if (payload_parse(type, c->req.body, c->req.body_len, true, c->a, &p, &c->err) < 0)
+		return ctx_fail(c);
+	if (p.is_array)
+		return ctx_fail_with(c, 400, "PGRST102",
+				     "A function takes one JSON object of named arguments", NULL, NULL);
+	call->args_json = p.json;
+	call->keys = p.keys;
+	call->n_keys = p.n_keys;
+	return 0;
+}
+
+/*
+ * The FROM item: json_to_record($1) into the parameter types, the call
+ * with named arguments, its rows (or its value as "pgrst_scalar").
+ */
+static const char *call_sql(struct ctx *c, const struct call *call, const char *alias, bool scalar)
+{
+	const struct sc_function *f = call->f;
+	struct sbuf b;
+
+	sbuf_init(&b, c->a, 256);
+	sbuf_printf(&b, "(SELECT pgrst_call.%s FROM ", scalar ? "pgrst_scalar" : "*");
+	if (call->whole_body) {
+		sbuf_puts(&b, "LATERAL ");
+		sql_qualified(&b, f->schema, f->name);
+		sbuf_printf(&b, "($1::%s)", f->args[0].type);
+	} else {
+		sbuf_puts(&b, "pg_catalog.json_to_record($1::json) AS pgrst_args(");
+		for (int i = 0; i < call->n_keys; i++) {
+			if (i > 0)
+				sbuf_puts(&b, ", ");
+			sql_ident(&b, call->keys[i]);
+			sbuf_printf(&b, " %s", find_arg(f, call->keys[i])->type);
+		}
+		if (call->n_keys == 0)
+			sbuf_puts(&b, "pgrst_none text");
+		sbuf_puts(&b, "), LATERAL ");
+		sql_qualified(&b, f->schema, f->name);
+		sbuf_putc(&b, '(');
+		for (int i = 0; i < call->n_keys; i++) {
+			if (i > 0)
+				sbuf_puts(&b, ", ");
+			if (find_arg(f, call->keys[i])->variadic)
+				sbuf_puts(&b, "VARIADIC ");
+			sql_ident(&b, call->keys[i]);
+			sbuf_puts(&b, " := pgrst_args.");
+			sql_ident(&b, call->keys[i]);
+		}
+		sbuf_putc(&b, ')');
+	}
+	sbuf_printf(&b, " AS pgrst_call%s) AS %s", scalar ? "(pgrst_scalar)" : "", alias);
+	return b.data;
+}
+
+int handle_rpc(struct ctx *c, const char *name, bool head)
+{
+	bool post = strcmp(c->req.method, "POST") == 0;
+	struct read_request r;
+	struct call call;
+
+	memset(&r, 0, sizeof(r));
+	memset(&call, 0, sizeof(call));
+	if (c->w->schema == NULL)
+		return ctx_fail_with(c, 503, "PGRST002",
+				     "Could not query the database for the schema cache. Retrying.", NULL, NULL);
+	if (read_prepare(c, &r) < 0)
+		return -1;
+	if (post ? args_from_body(c, &call) < 0 : (args_from_query(c, &r.q, &call), 0))
+		return -1;
+	if (choose_function(c, name, &call, post, r.pf.single_object) < 0)
+		return -1;
+	if (call.whole_body)
+		call.args_json = c->req.body_len ? arena_strndup(c->a, c->req.body, c->req.body_len) : "{}";
+
+	const struct sc_function *f = call.f;
+	bool scalar = !f->returns_composite;
+	struct sbuf alias;
+
+	sbuf_init(&alias, c->a, 32);
+	sql_ident(&alias, f->name);
+
+	struct read_spec spec = {
+		.schema = c->schema,
+		.relation = f->name,
+		.sc = c->w->schema,
+		.max_rows = c->cfg->db_max_rows,
+		.head = head,
+		.from_sql = call_sql(c, &call, alias.data, scalar),
+		.from_qual = alias.data,
+		.from_rel = (f->return_type_name && f->return_type_schema)
+			? schema_relation_index(c->w->schema, f->return_type_schema, f->return_type_name) : -1,
+		.scalar = scalar,
+		.returns_set = f->returns_set,
+		.single_row = f->returns_composite && !f->returns_set,
+		.returns_void = f->returns_void,
+	};
+
+	r.pre_values = &call.args_json;
+	r.n_pre_values = 1;
+	/* only a volatile function may write, and only when POSTed */
+	return read_run(c, &r, &spec, !(post && f->volatility == 'v'),
+			arena_printf(c->a, "rpc/%s", name));
+}
