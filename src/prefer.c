@@ -23,39 +23,59 @@ static void add_invalid(struct prefer *p, struct arena *a, const char *item, siz
 					: arena_printf(a, "%s, %.*s", p->invalid, (int)n, item);
 }
 
+/*
+ * The preferences with a fixed set of values: which field they set and to
+ * what.  The first value given for a preference wins.
+ */
+enum pref_field { F_RETURN, F_COUNT, F_RESOLUTION, F_MISSING, F_TX, F_STRICT, F_LENIENT, F_SINGLE };
+
+static const struct {
+	const char *item;
+	enum pref_field field;
+	int value;
+} fixed[] = {
+	{"return=minimal", F_RETURN, RETURN_MINIMAL},
+	{"return=headers-only", F_RETURN, RETURN_HEADERS_ONLY},
+	{"return=representation", F_RETURN, RETURN_REPRESENTATION},
+	{"count=exact", F_COUNT, COUNT_EXACT},
+	{"count=planned", F_COUNT, COUNT_PLANNED},
+	{"count=estimated", F_COUNT, COUNT_ESTIMATED},
+	{"resolution=merge-duplicates", F_RESOLUTION, RESOLUTION_MERGE},
+	{"resolution=ignore-duplicates", F_RESOLUTION, RESOLUTION_IGNORE},
+	{"missing=default", F_MISSING, MISSING_DEFAULT},
+	{"missing=null", F_MISSING, MISSING_NULL},
+	{"tx=commit", F_TX, TX_COMMIT},
+	{"tx=rollback", F_TX, TX_ROLLBACK},
+	{"handling=strict", F_STRICT, 1},
+	{"handling=lenient", F_LENIENT, 1},
+	{"params=single-object", F_SINGLE, 1},
+};
+
+/* set an enum field unless an earlier value already did */
+#define SET_ONCE(f, v) do { if ((f) == 0) (f) = (v); } while (0)
+
+static void set_fixed(struct prefer *p, enum pref_field field, int v)
+{
+	switch (field) {
+	case F_RETURN: SET_ONCE(p->ret, (enum prefer_return)v); break;
+	case F_COUNT: SET_ONCE(p->count, (enum count_kind)v); break;
+	case F_RESOLUTION: SET_ONCE(p->resolution, (enum prefer_resolution)v); break;
+	case F_MISSING: SET_ONCE(p->missing, (enum prefer_missing)v); break;
+	case F_TX: SET_ONCE(p->tx, (enum prefer_tx)v); break;
+	case F_STRICT: p->strict = true; break;
+	case F_LENIENT: p->lenient = true; break;
+	case F_SINGLE: p->single_object = true; break;
+	}
+}
+
 /* one "name=value" item; false when not understood */
 static bool apply(struct prefer *p, struct arena *a, const char *item, size_t n)
 {
-	if (is(item, n, "return=minimal"))
-		return p->ret = p->ret ? p->ret : RETURN_MINIMAL, true;
-	if (is(item, n, "return=headers-only"))
-		return p->ret = p->ret ? p->ret : RETURN_HEADERS_ONLY, true;
-	if (is(item, n, "return=representation"))
-		return p->ret = p->ret ? p->ret : RETURN_REPRESENTATION, true;
-	if (is(item, n, "count=exact"))
-		return p->count = p->count ? p->count : COUNT_EXACT, true;
-	if (is(item, n, "count=planned"))
-		return p->count = p->count ? p->count : COUNT_PLANNED, true;
-	if (is(item, n, "count=estimated"))
-		return p->count = p->count ? p->count : COUNT_ESTIMATED, true;
-	if (is(item, n, "resolution=merge-duplicates"))
-		return p->resolution = p->resolution ? p->resolution : RESOLUTION_MERGE, true;
-	if (is(item, n, "resolution=ignore-duplicates"))
-		return p->resolution = p->resolution ? p->resolution : RESOLUTION_IGNORE, true;
-	if (is(item, n, "missing=default"))
-		return p->missing = p->missing ? p->missing : MISSING_DEFAULT, true;
-	if (is(item, n, "missing=null"))
-		return p->missing = p->missing ? p->missing : MISSING_NULL, true;
-	if (is(item, n, "tx=commit"))
-		return p->tx = p->tx ? p->tx : TX_COMMIT, true;
-	if (is(item, n, "tx=rollback"))
-		return p->tx = p->tx ? p->tx : TX_ROLLBACK, true;
-	if (is(item, n, "handling=strict"))
-		return p->strict = true, true;
-	if (is(item, n, "handling=lenient"))
-		return p->lenient = true, true;
-	if (is(item, n, "params=single-object"))
-		return p->single_object = true, true;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (is(item, n, fixed[i].item)) {
+			set_fixed(p, fixed[i].field, fixed[i].value);
+			return true;
+		}
 	if (n > 9 && strncasecmp(item, "timezone=", 9) == 0) {
 		if (p->timezone == NULL)
 			p->timezone = arena_strndup(a, item + 9, n - 9);
