@@ -1,8 +1,9 @@
 /*
- * auth.h — who runs this request: the jwt-secret rules of DESIGN.md.
+ * auth.h — who runs this request: the jwt-secret rules of DESIGN.md; the
+ * keys jwt-secret holds; tokens pg_rest signs itself.
  *
- * Pure function of (config, Authorization header, clock): no I/O, so the
- * rules table is tested by t/unit/auth-t.c directly.
+ * auth_request is a pure function of (config, Authorization header,
+ * clock): no I/O, so the rules table is tested by t/unit/auth-t.c directly.
  */
 #ifndef PGR_AUTH_H
 #define PGR_AUTH_H
@@ -34,5 +35,30 @@ struct auth_result {
  */
 void auth_request(const struct config *cfg, const char *authorization,
 		  time_t now, struct arena *a, struct auth_result *out);
+
+/*
+ * Read cfg->jwt_secret (already "@file"-read and base64-decoded) into
+ * cfg->jwt_keys, once per configuration load; config_load() calls it.  The
+ * secret is a PEM text (one or more "PUBLIC KEY", "RSA PUBLIC KEY" or
+ * "CERTIFICATE" blocks), a JWK or JWK Set (JSON with "kty" or "keys"), or
+ * else an HMAC secret.  Returns 0, or -1 with a one-line message in err
+ * (which does not name the key: the caller prefixes "jwt-secret: ").
+ * Any key set already in cfg is freed first; no secret leaves it NULL.
+ */
+int auth_load_keys(struct config *cfg, char *err, size_t errlen);
+
+/* Free what auth_load_keys made; NULL is fine. */
+void auth_keys_free(struct auth_keys *keys);
+
+/*
+ * Sign claims_json (a JSON object text, e.g. row_to_json of a function's
+ * jwt_claims result) with the HMAC key of jwt-secret, HS256 (or the "alg"
+ * of an "oct" JWK, whose "kid" then goes into the header).  Claim values
+ * keep their JSON types.  Returns the compact token "<h>.<p>.<s>" in
+ * arena a, or NULL with *err set (a static or arena string): no
+ * jwt-secret, only public keys (they can't sign), claims not an object.
+ */
+char *auth_sign_token(const struct config *cfg, const char *claims_json,
+		      struct arena *a, const char **err);
 
 #endif

@@ -10,12 +10,14 @@
  * all arrive as text and go through the same set_value(), so a key behaves
  * the same whichever way it is given.  Order: defaults, then the file, then
  * the environment; checks that need the final value (secret file, base64,
- * pre-request splitting) run last, in finish().
+ * keys, pre-request splitting) run last, in finish().
  *
  * memory: everything hanging off struct config is malloc'd and released by
  * config_free(); the configuration outlives requests, so no arena is used.
  */
 #include "config.h"
+
+#include "auth.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -92,6 +94,7 @@ static const struct cf_key keys[] = {
 	STR("jwt-aud",                NULL,               jwt_aud,                 NULL),
 	STR("jwt-role-claim-key",     "role-claim-key",   role_claim_key,          ".role"),
 	BOOL("jwt-optional",          NULL,               jwt_optional,            "false"),
+	STR("jwt-claims-type",        NULL,               jwt_claims_type,         "jwt_claims"),
 	ENUM("openapi-mode",          NULL,               openapi_mode,            "follow-privileges", openapi_modes),
 	STR("openapi-server-proxy-uri", NULL,             openapi_server_proxy_uri, NULL),
 	INT("max-body-bytes",         NULL,               max_body_bytes,          "10485760", 0),
@@ -1030,6 +1033,19 @@ static int finish_secret(struct loader *ld)
 	return 0;
 }
 
+/*
+ * jwt-secret as keys, parsed here once and never per request: an HMAC
+ * secret, PEM public keys, or a JWK / JWK Set (auth.c tells them apart).
+ */
+static int finish_keys(struct loader *ld)
+{
+	char msg[512];
+
+	if (auth_load_keys(ld->cfg, msg, sizeof(msg)) < 0)
+		return fail_key(ld, find_key("jwt-secret", NULL), "%s", msg);
+	return 0;
+}
+
 /* "My Schema" -> My Schema ("" inside stands for "); bare names unchanged */
 static char *unquote_ident(const char *s, size_t n)
 {
@@ -1082,6 +1098,7 @@ static int finish(struct loader *ld)
 	if (check_schemas(ld) < 0 ||
 	    finish_db_uri(ld) < 0 ||
 	    finish_secret(ld) < 0 ||
+	    finish_keys(ld) < 0 ||
 	    finish_pre_request(ld) < 0)
 		return -1;
 	return 0;
@@ -1133,6 +1150,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->source);
 	free(cfg->jwt_secret);
+	auth_keys_free(cfg->jwt_keys);
 	free(cfg->db_pre_request_schema);
 	free(cfg->db_pre_request_name);
 	free_list(cfg->app_settings_names, cfg->n_app_settings);

@@ -20,6 +20,8 @@ enum log_level {
 	LOG_DEBUG = 4,
 };
 
+struct auth_keys;                  /* auth.c: jwt-secret as keys */
+
 struct config {
 	char *source;              /* path of the file read, "" if none */
 
@@ -45,9 +47,11 @@ struct config {
 	unsigned char *jwt_secret; /* key bytes (base64-decoded when asked), NULL = no secret */
 	size_t jwt_secret_len;
 	bool jwt_secret_is_base64;
+	struct auth_keys *jwt_keys;  /* jwt-secret read by auth_load_keys(); NULL = no secret */
 	char *jwt_aud;             /* NULL = any audience */
 	char *role_claim_key;      /* JSPath, default ".role" (jwt-role-claim-key / role-claim-key) */
 	bool jwt_optional;         /* pg_rest: secret set + no token -> anon instead of 401 */
+	char *jwt_claims_type;     /* pg_rest: an RPC result of this composite type is signed, default "jwt_claims" */
 
 	/* openapi / misc */
 	char *openapi_mode;        /* follow-privileges | ignore-privileges | disabled */

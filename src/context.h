@@ -54,6 +54,7 @@ struct read_request {
 	const char *plan_options;
 	const char *const *pre_values;  /* bound as $1..$n before the plan's own */
 	int n_pre_values;
+	bool sign_claims;           /* the result is jwt-claims-type: answer {"token": ...} */
 };
 
 int read_prepare(struct ctx *c, struct read_request *r);
@@ -62,6 +63,10 @@ int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool
 
 int handle_read(struct ctx *c, const char *relation, bool head);
 int handle_rpc(struct ctx *c, const char *function, bool head);
+/* {"token":"<JWT>"} signed from a claims object, or NULL after answering an error */
+const char *rpc_token_body(struct ctx *c, const char *claims);
 int handle_write(struct ctx *c, const char *relation);
+/* the root path: the OpenAPI description (root.c) */
+int handle_root(struct ctx *c);
 
 #endif

@@ -280,13 +280,6 @@ static int handle_options(struct ctx *c, const char *name)
 	return response_send(&c->resp, NULL, 0);
 }
 
-static int not_implemented(struct ctx *c, const char *what)
-{
-	return ctx_fail_with(c, 400, "PGRST127", "Feature not implemented",
-			 arena_printf(c->a, "%s is not supported by this version of pg_rest yet", what),
-			 NULL);
-}
-
 /* the request's role, or an answer when it has none */
 static int authenticate(struct ctx *c)
 {
@@ -331,6 +324,24 @@ static int route_rpc(struct ctx *c, const char *name)
 	return handle_rpc(c, name, strcmp(m, "HEAD") == 0);
 }
 
+/* the root path: GET and HEAD describe the API; nothing can be written there */
+static int route_root(struct ctx *c)
+{
+	const char *m = c->req.method;
+
+	if (strcmp(m, "OPTIONS") == 0) {
+		c->resp.status = 200;
+		response_header(&c->resp, "Allow", "OPTIONS,GET,HEAD");
+		return response_send(&c->resp, NULL, 0);
+	}
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+		return ctx_fail_with(c, 405, "PGRST117",
+				     arena_printf(c->a, "Unsupported HTTP method: %s", m), NULL, NULL);
+	if (ctx_choose_schema(c, true) < 0 || authenticate(c) < 0)
+		return -1;
+	return handle_root(c);
+}
+
 static int route(struct ctx *c)
 {
 	const char *m = c->req.method;
@@ -351,7 +362,7 @@ static int route(struct ctx *c)
 		name = arena_strndup(c->a, name, len - 1);
 
 	if (name[0] == '\0')
-		return not_implemented(c, "The OpenAPI description at the root path");
+		return route_root(c);
 	if (strncmp(name, "rpc/", 4) == 0 && name[4] != '\0' && strchr(name + 4, '/') == NULL)
 		return route_rpc(c, name + 4);
 	if (strchr(name, '/') != NULL)

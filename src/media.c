@@ -99,6 +99,8 @@ static enum media_type entry_media(const struct entry *e)
 		return MEDIA_PLAN_TEXT;
 	if (eq_ci(t, n, "application/vnd.pgrst.plan+json"))
 		return MEDIA_PLAN_JSON;
+	if (eq_ci(t, n, "application/openapi+json"))
+		return MEDIA_OPENAPI;
 	return MEDIA_NONE;
 }
 
@@ -162,6 +164,8 @@ const char *media_content_type(enum media_type m)
 		return "application/vnd.pgrst.plan+text; charset=utf-8";
 	case MEDIA_PLAN_JSON:
 		return "application/vnd.pgrst.plan+json; charset=utf-8";
+	case MEDIA_OPENAPI:
+		return "application/openapi+json; charset=utf-8";
 	default:
 		return "application/json; charset=utf-8";
 	}

@@ -14,6 +14,7 @@ enum media_type {
 	MEDIA_CSV,                  /* text/csv */
 	MEDIA_PLAN_TEXT,            /* application/vnd.pgrst.plan[+text]: EXPLAIN output (db-plan-enabled) */
 	MEDIA_PLAN_JSON,            /* application/vnd.pgrst.plan+json */
+	MEDIA_OPENAPI,              /* application/openapi+json: GET / */
 };
 
 #define MEDIA_PLANS (MEDIA_BIT(MEDIA_PLAN_TEXT) | MEDIA_BIT(MEDIA_PLAN_JSON))
@@ -23,6 +24,8 @@ enum media_type {
 #define MEDIA_READS (MEDIA_BIT(MEDIA_JSON) | MEDIA_BIT(MEDIA_OBJECT) | \
 		     MEDIA_BIT(MEDIA_OBJECT_STRIPPED) | MEDIA_BIT(MEDIA_ARRAY_STRIPPED) | \
 		     MEDIA_BIT(MEDIA_CSV))
+/* GET /: the OpenAPI document, asked for by its own type or as JSON */
+#define MEDIA_ROOT (MEDIA_BIT(MEDIA_JSON) | MEDIA_BIT(MEDIA_OPENAPI))
 
 static inline int media_is_object(int m)
 {

@@ -100,7 +100,7 @@ static long long read_total(const struct read_spec *spec, PGresult *main, PGresu
 }
 
 static int respond_read(struct ctx *c, const struct read_spec *spec, const struct query *q,
-			PGresult *main, PGresult *plan, const char *relation)
+			PGresult *main, PGresult *plan, const char *relation, bool sign_claims)
 {
 	long long page = atoll(PQgetvalue(main, 0, 1));
 	long long total = read_total(spec, main, plan);
@@ -126,6 +126,9 @@ static int respond_read(struct ctx *c, const struct read_spec *spec, const struc
 	if (media_is_object(spec->media) && page != 1)
 		return ctx_fail_with(c, 406, "PGRST116", "JSON object requested, multiple (or no) rows returned",
 				 arena_printf(c->a, "The result contains %lld rows", page), NULL);
+	/* internal JWT generation: the claims row becomes a signed token */
+	if (sign_claims && body != NULL && (body = rpc_token_body(c, body)) == NULL)
+		return -1;
 	c->resp.status = (total >= 0 && upper - lower + 1 < total) ? 206 : 200;
 	response_header(&c->resp, "Content-Type", media_content_type(spec->media));
 	if (total != 0 && lower <= upper)
@@ -230,7 +233,7 @@ int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool
 		return ctx_fail(c);
 	int rc = r->explain ? respond_plan(c, r->media, res[n - 1])
 			    : respond_read(c, spec, &r->q, res[n - 1],
-					   plan_index >= 0 ? res[plan_index] : NULL, location);
+					   plan_index >= 0 ? res[plan_index] : NULL, location, r->sign_claims);
 
 	for (int i = 0; i < n; i++)
 		PQclear(res[i]);

@@ -295,6 +295,67 @@ static const char *call_sql(struct ctx *c, const struct call *call, const char *
 	return b.data;
 }
 
+/*
+ * Does f return one row of jwt-claims-type ("name" or "schema.name")?
+ * Only then is its result signed (PostgREST 0.3's internal tokens).
+ */
+static bool returns_claims(const struct config *cfg, const struct sc_function *f)
+{
+	const char *want = cfg->jwt_claims_type, *dot;
+
+	if (want == NULL || want[0] == '\0' || !f->returns_composite || f->returns_set ||
+	    f->return_type_name == NULL)
+		return false;
+	dot = strchr(want, '.');
+	if (dot == NULL)
+		return strcmp(want, f->return_type_name) == 0;
+	return f->return_type_schema != NULL &&
+	       strlen(f->return_type_schema) == (size_t)(dot - want) &&
+	       strncmp(want, f->return_type_schema, dot - want) == 0 &&
+	       strcmp(dot + 1, f->return_type_name) == 0;
+}
+
+/* a claims row whose columns are all NULL: the function returned NULL */
+static bool all_null(const char *claims)
+{
+	json_object *o = json_tokener_parse(claims);
+	bool empty = true;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return false;
+	}
+	json_object_object_foreach(o, key, val) {
+		(void)key;
+		if (val != NULL)
+			empty = false;
+	}
+	json_object_put(o);
+	return empty;
+}
+
+const char *rpc_token_body(struct ctx *c, const char *claims)
+{
+	struct sbuf b;
+	const char *err;
+	char *token;
+
+	if (strcmp(claims, "null") == 0 || all_null(claims))
+		return "{\"token\":null}";
+	token = auth_sign_token(c->cfg, claims, c->a, &err);
+	if (token == NULL) {
+		ctx_fail_with(c, 500, "PGRST300", "Server lacks JWT secret",
+			      arena_printf(c->a, "Cannot sign the %s result: %s",
+					   c->cfg->jwt_claims_type, err), NULL);
+		return NULL;
+	}
+	sbuf_init(&b, c->a, strlen(token) + 16);
+	sbuf_puts(&b, "{\"token\":");
+	json_put_string(&b, token);
+	sbuf_putc(&b, '}');
+	return b.data;
+}
+
 int handle_rpc(struct ctx *c, const char *name, bool head)
 {
 	bool post = strcmp(c->req.method, "POST") == 0;
@@ -340,6 +401,8 @@ int handle_rpc(struct ctx *c, const char *name, bool head)
 
 	r.pre_values = &call.args_json;
 	r.n_pre_values = 1;
+	/* a JSON answer only: CSV or a plan shows the claims row as it is */
+	r.sign_claims = returns_claims(c->cfg, f) && (r.media == MEDIA_JSON || media_is_object(r.media));
 	/* only a volatile function may write, and only when POSTed */
 	return read_run(c, &r, &spec, !(post && f->volatility == 'v'),
 			arena_printf(c->a, "rpc/%s", name));

@@ -7,16 +7,30 @@
  * auth.c; tokens libjwt refuses to make (alg "none", an RS256 header, odd
  * JSON, bad base64) are built by hand and, where a signature matters,
  * signed with OpenSSL's HMAC here.
+ *
+ * Asymmetric keys (RSA, EC P-256/384/521, Ed25519) are generated per run
+ * with EVP_PKEY_Q_keygen and given to auth_load_keys as PEM, JWK and JWK
+ * Sets; their tokens are signed here with EVP_DigestSign (ES signatures
+ * turned from DER into r||s) and, for RS and ES, also by libjwt.  Then key
+ * loading errors, algorithm confusion, kid selection, and auth_sign_token
+ * round trips.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <json-c/json.h>
 #include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "arena.h"
 #include "auth.h"
@@ -872,6 +886,736 @@ static void test_role_claim_key(void)
 		     "'-' needs quoting");
 }
 
+/* ------------------------------------------------------------------------
+ * Asymmetric keys: PEM, JWK, JWK Sets (tokens signed here with OpenSSL,
+ * and some with libjwt as a second implementation)
+ */
+
+static EVP_PKEY *keygen(const char *type, const char *curve)
+{
+	EVP_PKEY *k;
+
+	if (strcmp(type, "RSA") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else if (strcmp(type, "RSA1024") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	else if (strcmp(type, "EC") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+	else
+		k = EVP_PKEY_Q_keygen(NULL, NULL, type);
+	if (k == NULL)
+		abort();
+	return k;
+}
+
+static char *bio_text(BIO *bio)
+{
+	char *data = NULL;
+	long n = BIO_get_mem_data(bio, &data);
+	char *s = arena_strndup(&tok_arena, data, (size_t)n);
+
+	BIO_free(bio);
+	return s;
+}
+
+static char *public_pem(EVP_PKEY *k)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+
+	if (PEM_write_bio_PUBKEY(bio, k) != 1)
+		abort();
+	return bio_text(bio);
+}
+
+static char *private_pem(EVP_PKEY *k)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+
+	if (PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1)
+		abort();
+	return bio_text(bio);
+}
+
+static char *bn_b64(EVP_PKEY *k, const char *param, int pad)
+{
+	BIGNUM *bn = NULL;
+	unsigned char buf[1024];
+	int n;
+
+	if (EVP_PKEY_get_bn_param(k, param, &bn) != 1)
+		abort();
+	n = pad > 0 ? BN_bn2binpad(bn, buf, pad) : BN_bn2bin(bn, buf);
+	BN_free(bn);
+	return b64url(buf, (size_t)n);
+}
+
+/* The public JWK of k; extra is more members ("" or ",\"kid\":\"a\"..."). */
+static char *jwk(EVP_PKEY *k, const char *extra)
+{
+	unsigned char raw[128];
+	size_t raw_len = sizeof(raw);
+	int bits;
+
+	switch (EVP_PKEY_get_base_id(k)) {
+	case EVP_PKEY_RSA:
+		return D("{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"%s}",
+			 bn_b64(k, OSSL_PKEY_PARAM_RSA_N, 0), bn_b64(k, OSSL_PKEY_PARAM_RSA_E, 0),
+			 extra);
+	case EVP_PKEY_EC:
+		bits = EVP_PKEY_get_bits(k);
+		return D("{\"kty\":\"EC\",\"crv\":\"P-%d\",\"x\":\"%s\",\"y\":\"%s\"%s}", bits,
+			 bn_b64(k, OSSL_PKEY_PARAM_EC_PUB_X, (bits + 7) / 8),
+			 bn_b64(k, OSSL_PKEY_PARAM_EC_PUB_Y, (bits + 7) / 8), extra);
+	default:
+		if (EVP_PKEY_get_raw_public_key(k, raw, &raw_len) != 1)
+			abort();
+		return D("{\"kty\":\"OKP\",\"crv\":\"%s\",\"x\":\"%s\"%s}",
+			 EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? "Ed25519" : "Ed448",
+			 b64url(raw, raw_len), extra);
+	}
+}
+
+/*
+ * "<h>.<p>.<sig>" with the private key k: alg from its name (RS/PS/ES/EdDSA).
+ * ES signatures are turned from DER into JWS's raw r||s unless der is set.
+ */
+static char *asym_sign(EVP_PKEY *k, const char *alg, const char *header_b64,
+		       const char *payload_b64, bool der)
+{
+	char *in = D("%s.%s", header_b64, payload_b64);
+	const EVP_MD *md = strstr(alg, "256") ? EVP_sha256() : strstr(alg, "384") ? EVP_sha384()
+			 : strstr(alg, "512") ? EVP_sha512() : NULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char sig[1024], raw[200];
+	size_t sig_len = sizeof(sig);
+
+	if (EVP_DigestSignInit(ctx, &pctx, md, NULL, k) != 1)
+		abort();
+	if (alg[0] == 'P') {
+		EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+		EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
+		EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md);
+	}
+	if (EVP_DigestSign(ctx, sig, &sig_len, (unsigned char *)in, strlen(in)) != 1)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	if (alg[0] == 'E' && alg[1] == 'S' && !der) {
+		const unsigned char *p = sig;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sig_len);
+		int half = (EVP_PKEY_get_bits(k) + 7) / 8;
+
+		BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, half);
+		BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + half, half);
+		ECDSA_SIG_free(es);
+		return D("%s.%s", in, b64url(raw, (size_t)(2 * half)));
+	}
+	return D("%s.%s", in, b64url(sig, sig_len));
+}
+
+/* A token for claims with header {"alg":alg,"typ":"JWT"[,"kid":kid]}. */
+static char *asym(EVP_PKEY *k, const char *alg, const char *kid, const char *claims)
+{
+	const char *h = kid ? D("{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}", alg, kid)
+			    : D("{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
+
+	return asym_sign(k, alg, b64s(h), b64s(claims), false);
+}
+
+/* A token minted by libjwt with a private key (PEM). */
+static char *mint_asym(jwt_alg_t alg, EVP_PKEY *k, const char *claims)
+{
+	jwt_t *jwt = NULL;
+	char *pem = private_pem(k), *s, *copy;
+
+	if (jwt_new(&jwt) != 0 || jwt_add_grants_json(jwt, claims) != 0 ||
+	    jwt_set_alg(jwt, alg, (const unsigned char *)pem, (int)strlen(pem)) != 0)
+		abort();
+	s = jwt_encode_str(jwt);
+	if (s == NULL)
+		abort();
+	copy = arena_strdup(&tok_arena, s);
+	free(s);
+	jwt_free(jwt);
+	return copy;
+}
+
+static char load_err[512];
+
+/* A configuration whose jwt-secret is text, loaded as config_load does. */
+static struct config with_keys(const char *text)
+{
+	struct config c = no_secret("web_anon");
+
+	c.jwt_secret = (unsigned char *)text;
+	c.jwt_secret_len = strlen(text);
+	if (auth_load_keys(&c, load_err, sizeof(load_err)) != 0) {
+		printf("# auth_load_keys: %s\n", load_err);
+		c.jwt_keys = NULL;
+	}
+	return c;
+}
+
+/* Does loading text fail with a message containing want? */
+static void load_fails(const char *text, const char *want, const char *what)
+{
+	struct config c = no_secret("web_anon");
+	int rc;
+
+	c.jwt_secret = (unsigned char *)text;
+	c.jwt_secret_len = strlen(text);
+	load_err[0] = '\0';
+	rc = auth_load_keys(&c, load_err, sizeof(load_err));
+	is_int(rc, -1, "%s: refused", what);
+	ok(c.jwt_keys == NULL, "%s: no keys", what);
+	if (!ok(strstr(load_err, want) != NULL, "%s: message has \"%s\"", what, want))
+		printf("#   message: %s\n", load_err);
+	auth_keys_free(c.jwt_keys);
+}
+
+static const char *const USER_CLAIMS = "{\"role\":\"web_user\",\"user\":\"alice\"}";
+static const char *const BAD_ALG = "Wrong or unsupported encoding algorithm";
+static const char *const BAD_SIG = "No suitable key or wrong key type";
+
+static EVP_PKEY *rsa_a, *rsa_b, *ec256, *ec384, *ec521, *ed25519;
+
+static void test_rsa_pem(void)
+{
+	struct config c = with_keys(public_pem(rsa_a));
+	struct auth_result r;
+	static const char *const algs[] = { "RS256", "RS384", "RS512", "PS256", "PS384", "PS512" };
+	char *tok;
+	size_t n;
+
+	ok(c.jwt_keys != NULL, "RSA PEM loaded");
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		r = run(&c, bearer(asym(rsa_a, algs[i], NULL, USER_CLAIMS)));
+		expect_ok(&r, "web_user", 0, D("%s token, RSA PEM", algs[i]));
+		is_str(member(r.claims_json, "user"), "alice", "%s: claims", algs[i]);
+	}
+	r = run(&c, bearer(mint_asym(JWT_ALG_RS256, rsa_a, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "RS256 token minted by libjwt");
+	r = run(&c, bearer(mint_asym(JWT_ALG_RS512, rsa_a, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "RS512 token minted by libjwt");
+	r = run(&c, bearer(asym(rsa_a, "RS256", "any-kid", USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "a kid is ignored by a key without kid");
+
+	/* wrong key, altered token */
+	r = run(&c, bearer(asym(rsa_b, "RS256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "RS256 signed by another RSA key");
+	is_str(r.details, "None of the keys was able to decode the JWT", "other RSA key: details");
+	r = run(&c, bearer(asym(rsa_b, "PS256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "PS256 signed by another RSA key");
+	tok = asym(rsa_a, "RS256", NULL, USER_CLAIMS);
+	n = strlen(tok);
+	tok[n - 5] = tok[n - 5] == 'A' ? 'B' : 'A';
+	r = run(&c, bearer(tok));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "RS256 signature altered");
+	tok = asym(rsa_a, "RS256", NULL, USER_CLAIMS);
+	r = run(&c, bearer(D("%s.%s.%s", b64s("{\"alg\":\"RS256\"}"),
+			     b64s("{\"role\":\"postgres\"}"), strrchr(tok, '.') + 1)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "RS256 payload swapped");
+	r = run(&c, bearer(D("%s.%s.%s", b64s("{\"alg\":\"PS256\"}"),
+			     b64s(USER_CLAIMS), strrchr(tok, '.') + 1)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "RS256 signature under a PS256 header");
+	r = run(&c, bearer(D("%.*s.", (int)(strrchr(tok, '.') - tok), tok)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "RS256 without signature");
+
+	/* algorithm confusion */
+	r = run(&c, bearer(hand(EVP_sha256(), (const char *)c.jwt_secret,
+				"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "HS256 signed with the public PEM as HMAC key");
+	is_str(r.details, "The JWT algorithm \"HS256\" can't be verified with jwt-secret, which is "
+	       "an RSA public key: use RS256, RS384, RS512, PS256, PS384 or PS512",
+	       "HS256 against RSA: details");
+	r = run(&c, bearer(hand(EVP_sha256(), (const char *)c.jwt_secret,
+				"{\"alg\":\"HS256\",\"kid\":\"x\"}", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "HS256 + kid signed with the public PEM");
+	r = run(&c, bearer(asym(ec256, "ES256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "ES256 token against an RSA key");
+	r = run(&c, bearer(D("%s.%s.", b64s("{\"alg\":\"none\"}"), b64s(USER_CLAIMS))));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "alg none against an RSA key");
+	r = run(&c, bearer(D("%s.%s.", b64s("{\"alg\":\"RS1\"}"), b64s(USER_CLAIMS))));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "unknown alg RS1");
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, D("{\"role\":\"u\",\"exp\":%lld}",
+							 (long long)NOW - 100))));
+	expect_invalid(&r, "PGRST303", "JWT expired", "RS256 expired: claims still checked");
+
+	/* an RS token against an HMAC secret */
+	{
+		struct config h = with_secret("web_anon");
+
+		r = run(&h, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+		expect_invalid(&r, "PGRST301", BAD_ALG, "RS256 token against an HMAC secret");
+		r = run(&h, bearer(asym(ec256, "ES256", NULL, USER_CLAIMS)));
+		expect_invalid(&r, "PGRST301", BAD_ALG, "ES256 token against an HMAC secret");
+	}
+	auth_keys_free(c.jwt_keys);
+
+	/* two PEM blocks make a set; any text around them is skipped */
+	c = with_keys(D("RSA key A\n%s\nand B\n%s", public_pem(rsa_a), public_pem(rsa_b)));
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "two PEM keys: the first");
+	r = run(&c, bearer(asym(rsa_b, "PS384", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "two PEM keys: the second");
+	auth_keys_free(c.jwt_keys);
+
+	/* PEM with an EC key and an RSA key */
+	c = with_keys(D("%s%s", public_pem(ec256), public_pem(rsa_b)));
+	r = run(&c, bearer(asym(ec256, "ES256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "EC + RSA PEM: ES256");
+	r = run(&c, bearer(asym(rsa_b, "RS256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "EC + RSA PEM: RS256");
+	r = run(&c, bearer(asym(ec384, "ES384", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "EC + RSA PEM: ES384 fits no key");
+	is_str(r.details, "The JWT algorithm \"ES384\" can't be verified with any key of "
+	       "jwt-secret: use RS256, RS384, RS512, PS256, PS384, PS512 or ES256",
+	       "key set: details list what the keys allow");
+	auth_keys_free(c.jwt_keys);
+}
+
+static void test_ec_pem(void)
+{
+	static const struct {
+		EVP_PKEY **key;
+		const char *alg, *other;
+		jwt_alg_t libjwt;
+	} rows[] = {
+		{ &ec256, "ES256", "ES384", JWT_ALG_ES256 },
+		{ &ec384, "ES384", "ES512", JWT_ALG_ES384 },
+		{ &ec521, "ES512", "ES256", JWT_ALG_ES512 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		EVP_PKEY *k = *rows[i].key;
+		struct config c = with_keys(public_pem(k));
+		struct auth_result r;
+		char *tok;
+		const char *what = rows[i].alg;
+
+		r = run(&c, bearer(asym(k, rows[i].alg, NULL, USER_CLAIMS)));
+		expect_ok(&r, "web_user", 0, D("%s token, EC PEM", what));
+		r = run(&c, bearer(mint_asym(rows[i].libjwt, k, USER_CLAIMS)));
+		expect_ok(&r, "web_user", 0, D("%s token minted by libjwt", what));
+		r = run(&c, bearer(asym(k, rows[i].other, NULL, USER_CLAIMS)));
+		expect_invalid(&r, "PGRST301", BAD_ALG, D("%s key, %s token", what, rows[i].other));
+		/* a DER signature is not JWS's r||s */
+		tok = asym_sign(k, rows[i].alg, b64s(D("{\"alg\":\"%s\"}", rows[i].alg)),
+				b64s(USER_CLAIMS), true);
+		r = run(&c, bearer(tok));
+		expect_invalid(&r, "PGRST301", BAD_SIG, D("%s with a DER signature", what));
+		/* r||s one byte short */
+		tok = asym(k, rows[i].alg, NULL, USER_CLAIMS);
+		{
+			char *dot = strrchr(tok, '.');
+			size_t sl = 0;
+			unsigned char *raw = (unsigned char *)arena_strdup(&tok_arena, dot + 1);
+			static const char abc[] =
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+			unsigned char bytes[200];
+			uint32_t acc = 0;
+			int bits = 0;
+
+			for (unsigned char *p = raw; *p; p++) {
+				acc = (acc << 6) | (uint32_t)(strchr(abc, *p) - abc);
+				bits += 6;
+				if (bits >= 8) {
+					bits -= 8;
+					bytes[sl++] = (unsigned char)(acc >> bits);
+					acc &= (1u << bits) - 1;
+				}
+			}
+			r = run(&c, bearer(D("%.*s.%s", (int)(dot - tok), tok, b64url(bytes, sl - 1))));
+			expect_invalid(&r, "PGRST301", BAD_SIG, D("%s signature one byte short", what));
+			/* r and s swapped */
+			{
+				unsigned char sw[200];
+				size_t h = sl / 2;
+
+				memcpy(sw, bytes + h, h);
+				memcpy(sw + h, bytes, h);
+				r = run(&c, bearer(D("%.*s.%s", (int)(dot - tok), tok, b64url(sw, sl))));
+				expect_invalid(&r, "PGRST301", BAD_SIG, D("%s r and s swapped", what));
+			}
+			/* all zero */
+			memset(bytes, 0, sl);
+			r = run(&c, bearer(D("%.*s.%s", (int)(dot - tok), tok, b64url(bytes, sl))));
+			expect_invalid(&r, "PGRST301", BAD_SIG, D("%s r = s = 0", what));
+		}
+		r = run(&c, bearer(hand(EVP_sha256(), (const char *)c.jwt_secret,
+					"{\"alg\":\"HS256\"}", USER_CLAIMS)));
+		expect_invalid(&r, "PGRST301", BAD_ALG, D("HS256 with the %s PEM as secret", what));
+		auth_keys_free(c.jwt_keys);
+	}
+}
+
+static void test_jwk(void)
+{
+	struct config c;
+	struct auth_result r;
+
+	/* one JWK of each kind */
+	c = with_keys(jwk(rsa_a, ""));
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "RSA JWK, RS256");
+	r = run(&c, bearer(asym(rsa_a, "PS512", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "RSA JWK, PS512");
+	r = run(&c, bearer(hand(EVP_sha256(), (const char *)c.jwt_secret, "{\"alg\":\"HS256\"}",
+				USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "HS256 with the JWK text as secret");
+	auth_keys_free(c.jwt_keys);
+
+	c = with_keys(jwk(ec256, ",\"use\":\"sig\""));
+	r = run(&c, bearer(asym(ec256, "ES256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "EC P-256 JWK, ES256");
+	auth_keys_free(c.jwt_keys);
+	c = with_keys(jwk(ec384, ""));
+	r = run(&c, bearer(asym(ec384, "ES384", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "EC P-384 JWK, ES384");
+	auth_keys_free(c.jwt_keys);
+	c = with_keys(jwk(ec521, ""));
+	r = run(&c, bearer(asym(ec521, "ES512", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "EC P-521 JWK, ES512");
+	auth_keys_free(c.jwt_keys);
+	c = with_keys(jwk(ed25519, ""));
+	r = run(&c, bearer(asym(ed25519, "EdDSA", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "Ed25519 JWK, EdDSA");
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "Ed25519 JWK, RS256 token");
+	auth_keys_free(c.jwt_keys);
+
+	/* a JWK's alg narrows what its key allows */
+	c = with_keys(jwk(rsa_a, ",\"alg\":\"RS256\""));
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWK alg RS256, RS256 token");
+	r = run(&c, bearer(asym(rsa_a, "PS256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "JWK alg RS256, PS256 token");
+	is_str(r.details, "The JWT algorithm \"PS256\" can't be verified with jwt-secret, which is "
+	       "an RSA public key: use RS256", "JWK alg: details");
+	auth_keys_free(c.jwt_keys);
+
+	/* an oct JWK is an HMAC key */
+	c = with_keys(D("{\"kty\":\"oct\",\"k\":\"%s\"}", b64s(SECRET)));
+	r = run(&c, bearer(hs256(USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "oct JWK, HS256 token");
+	r = run(&c, bearer(mint(JWT_ALG_HS512, SECRET, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "oct JWK, HS512 token");
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "oct JWK, RS256 token");
+	auth_keys_free(c.jwt_keys);
+
+	/* a JWK Set: kid picks, no kid tries every fitting key */
+	c = with_keys(D("{\"keys\":[%s,%s,%s]}", jwk(rsa_a, ",\"kid\":\"r1\""),
+			jwk(ec256, ",\"kid\":\"e1\""), jwk(rsa_b, ",\"kid\":\"r2\"")));
+	ok(c.jwt_keys != NULL, "JWKS of three keys loaded");
+	r = run(&c, bearer(asym(rsa_a, "RS256", "r1", USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWKS: RS256 kid r1");
+	r = run(&c, bearer(asym(rsa_b, "RS256", "r2", USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWKS: RS256 kid r2");
+	r = run(&c, bearer(asym(ec256, "ES256", "e1", USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWKS: ES256 kid e1");
+	r = run(&c, bearer(asym(rsa_b, "RS256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWKS: RS256 without kid, second RSA key");
+	r = run(&c, bearer(asym(ec256, "ES256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWKS: ES256 without kid");
+	r = run(&c, bearer(asym(rsa_b, "RS256", "r1", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "JWKS: signed by r2, kid says r1");
+	is_str(r.details, "None of the keys was able to decode the JWT", "wrong kid: details");
+	r = run(&c, bearer(asym(rsa_a, "RS256", "nope", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "JWKS: unknown kid");
+	is_str(r.details, "No key of jwt-secret has the JWT's kid \"nope\"", "unknown kid: details");
+	r = run(&c, bearer(asym(rsa_a, "RS256", "e1", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "JWKS: RS256 with the EC key's kid");
+	r = run(&c, bearer(asym(ec384, "ES384", "e1", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "JWKS: ES384 fits no key");
+	r = run(&c, bearer(asym_sign(rsa_a, "RS256", b64s("{\"alg\":\"RS256\",\"kid\":5}"),
+				     b64s(USER_CLAIMS), false)));
+	expect_invalid(&r, "PGRST301", "JWT couldn't be decoded", "JWKS: kid not a string");
+	r = run(&c, bearer(asym_sign(rsa_a, "RS256", b64s("{\"alg\":\"RS256\",\"kid\":null}"),
+				     b64s(USER_CLAIMS), false)));
+	expect_ok(&r, "web_user", 0, "JWKS: kid null = no kid");
+	r = run(&c, bearer(hand(EVP_sha256(), (const char *)c.jwt_secret, "{\"alg\":\"HS256\"}",
+				USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "JWKS: HS256 with the JWKS text as secret");
+	r = run(&c, bearer(D("%s.%s.", b64s("{\"alg\":\"none\",\"kid\":\"r1\"}"),
+			     b64s(USER_CLAIMS))));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "JWKS: alg none with a kid");
+	auth_keys_free(c.jwt_keys);
+
+	/* keys for encryption and unknown types are skipped in a set */
+	c = with_keys(D("{\"keys\":[%s,{\"kty\":\"XYZ\"},%s]}", jwk(rsa_b, ",\"use\":\"enc\""),
+			jwk(rsa_a, ",\"use\":\"sig\"")));
+	r = run(&c, bearer(asym(rsa_a, "RS256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWKS: the sig key verifies");
+	r = run(&c, bearer(asym(rsa_b, "RS256", NULL, USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_SIG, "JWKS: the enc key is not used");
+	auth_keys_free(c.jwt_keys);
+
+	/* a JWK text with blanks around it (a file) */
+	c = with_keys(D("\n  %s\n\n", jwk(ec256, "")));
+	r = run(&c, bearer(asym(ec256, "ES256", NULL, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JWK with blanks around it");
+	auth_keys_free(c.jwt_keys);
+
+	/* an EC JWK whose x lost its leading zero byte is padded back */
+	{
+		EVP_PKEY *k = NULL;
+		BIGNUM *x = NULL;
+
+		for (int i = 0; i < 2000 && k == NULL; i++) {
+			EVP_PKEY *t = keygen("EC", "P-256");
+
+			EVP_PKEY_get_bn_param(t, OSSL_PKEY_PARAM_EC_PUB_X, &x);
+			if (BN_num_bytes(x) < 32)
+				k = t;
+			else
+				EVP_PKEY_free(t);
+			BN_free(x);
+			x = NULL;
+		}
+		if (k != NULL) {
+			c = with_keys(D("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}",
+					bn_b64(k, OSSL_PKEY_PARAM_EC_PUB_X, 0),
+					bn_b64(k, OSSL_PKEY_PARAM_EC_PUB_Y, 32)));
+			r = run(&c, bearer(asym(k, "ES256", NULL, USER_CLAIMS)));
+			expect_ok(&r, "web_user", 0, "EC JWK with a short x");
+			auth_keys_free(c.jwt_keys);
+			EVP_PKEY_free(k);
+		} else {
+			ok(1, "# SKIP no P-256 key with a short x in 2000 tries");
+		}
+	}
+}
+
+static void test_key_errors(void)
+{
+	struct config c;
+	struct auth_result r;
+	char *ec_jwk = jwk(ec256, "");
+	char *bad_point;
+
+	load_fails(private_pem(rsa_a), "a private key", "private RSA key PEM");
+	load_fails(private_pem(ec256), "a private key", "private EC key PEM");
+	load_fails("-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n",
+		   "PEM block 1 can't be read", "PEM with bad base64");
+	load_fails("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+		   "can't be decoded", "PEM with a bad key");
+	load_fails("-----BEGIN PUBLIC KEY-----\n", "PEM block 1 can't be read", "PEM cut short");
+	load_fails(D("%s-----BEGIN PUBLIC KEY-----\n", public_pem(rsa_a)),
+		   "PEM block 2 can't be read", "second PEM block cut short");
+	load_fails("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", "not a public key",
+		   "PEM of another kind");
+	{
+		EVP_PKEY *small = keygen("RSA1024", NULL);
+
+		load_fails(public_pem(small), "1024 bits is too short", "RSA 1024 PEM");
+		load_fails(jwk(small, ""), "1024 bits is too short", "RSA 1024 JWK");
+		EVP_PKEY_free(small);
+	}
+	{
+		EVP_PKEY *k1 = keygen("EC", "secp256k1");
+
+		load_fails(public_pem(k1), "curve is not one JWT uses", "secp256k1 PEM");
+		EVP_PKEY_free(k1);
+	}
+	load_fails(D("{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAB\",\"d\":\"AQAB\"}",
+		     bn_b64(rsa_a, OSSL_PKEY_PARAM_RSA_N, 0)), "a private key", "RSA JWK with d");
+	load_fails("{\"kty\":\"RSA\",\"n\":\"!!!\",\"e\":\"AQAB\"}", "needs \"n\" and \"e\"",
+		   "RSA JWK, n not base64url");
+	load_fails("{\"kty\":\"RSA\",\"e\":\"AQAB\"}", "needs \"n\" and \"e\"", "RSA JWK without n");
+	load_fails("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAA\",\"y\":\"AAAA\"}",
+		   "the JWK", "EC JWK, point not on the curve");
+	bad_point = arena_strdup(&tok_arena, ec_jwk);
+	{
+		/* flip a character of y */
+		char *y = strstr(bad_point, "\"y\":\"") + 10;
+
+		*y = *y == 'A' ? 'B' : 'A';
+	}
+	load_fails(bad_point, "the JWK", "EC JWK, y altered");
+	load_fails("{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AAAA\",\"y\":\"AAAA\"}",
+		   "not a valid EC key", "EC JWK on P-192");
+	load_fails("{\"kty\":\"EC\",\"x\":\"AAAA\",\"y\":\"AAAA\"}", "no \"crv\"", "EC JWK without crv");
+	load_fails(D("%.*s,\"alg\":\"RS256\"}", (int)strlen(ec_jwk) - 1, ec_jwk),
+		   "does not fit an EC P-256 public key", "EC JWK with alg RS256");
+	load_fails(D("%.*s,\"alg\":\"ES384\"}", (int)strlen(ec_jwk) - 1, ec_jwk),
+		   "does not fit", "P-256 JWK with alg ES384");
+	load_fails(D("%.*s,\"alg\":\"none\"}", (int)strlen(ec_jwk) - 1, ec_jwk),
+		   "\"alg\" \"none\" is not supported", "JWK with alg none");
+	load_fails(D("%.*s,\"kid\":7}", (int)strlen(ec_jwk) - 1, ec_jwk),
+		   "must be strings", "JWK with a numeric kid");
+	load_fails("{\"kty\":\"oct\"}", "needs \"k\"", "oct JWK without k");
+	load_fails("{\"kty\":\"oct\",\"k\":\"c2VjcmV0\",\"alg\":\"RS256\"}", "does not fit an HMAC key",
+		   "oct JWK with alg RS256");
+	load_fails("{\"kty\":\"XYZ\"}", "\"kty\" \"XYZ\" is not supported", "lone JWK of unknown kty");
+	load_fails("{\"kty\":5}", "must be strings", "kty a number");
+	load_fails("{\"keys\":[]}", "holds no key", "empty JWKS");
+	load_fails("{\"keys\":{}}", "is not an array", "JWKS keys an object");
+	load_fails("{\"keys\":[1]}", "JWK 1: not a JSON object", "JWKS with a number");
+	load_fails(D("{\"keys\":[%s,{\"kty\":\"RSA\"}]}", ec_jwk), "JWK 2",
+		   "JWKS: the bad key is named");
+	load_fails(D("{\"keys\":[%s]}", jwk(rsa_a, ",\"use\":\"enc\"")), "holds no key",
+		   "JWKS of an enc key only");
+	load_fails(D("%s,", ec_jwk), "looks like a JWK", "JWK with a trailing comma");
+	load_fails("{\"kty\":\"RSA\" 'n': 1}", "looks like a JWK", "JWK in broken JSON");
+
+	/* texts that are HMAC secrets after all */
+	c = with_keys("{\"not\":\"a key\",\"but\":\"a secret of 32 characters\"}");
+	ok(c.jwt_keys != NULL, "a JSON object without kty is an HMAC secret");
+	r = run(&c, bearer(mint(JWT_ALG_HS256, (const char *)c.jwt_secret, USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "JSON-looking HMAC secret");
+	auth_keys_free(c.jwt_keys);
+	c = with_keys(SECRET);
+	r = run(&c, bearer(hs256(USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "HMAC secret loaded");
+	r = run(&c, bearer(hand(EVP_sha256(), SECRET, "{\"alg\":\"RS256\"}", USER_CLAIMS)));
+	expect_invalid(&r, "PGRST301", BAD_ALG, "loaded HMAC secret, RS256 header");
+	is_str(r.details, "The JWT algorithm \"RS256\" can't be verified with jwt-secret, which is "
+	       "an HMAC key: use HS256, HS384 or HS512", "HMAC details unchanged");
+	/* loading again replaces the set; no secret, no set */
+	is_int(auth_load_keys(&c, load_err, sizeof(load_err)), 0, "loading twice");
+	c.jwt_secret = NULL;
+	c.jwt_secret_len = 0;
+	is_int(auth_load_keys(&c, load_err, sizeof(load_err)), 0, "no secret loads");
+	ok(c.jwt_keys == NULL, "no secret, no keys");
+
+	/* a config filled in by hand with a key text is never an HMAC secret */
+	c = no_secret("web_anon");
+	c.jwt_secret = (unsigned char *)public_pem(rsa_a);
+	c.jwt_secret_len = strlen((char *)c.jwt_secret);
+	r = run(&c, bearer(hand(EVP_sha256(), (const char *)c.jwt_secret, "{\"alg\":\"HS256\"}",
+				USER_CLAIMS)));
+	expect_error(&r, 500, "PGRSTX00", "jwt-secret was not loaded", NULL,
+		     "PEM secret without auth_load_keys");
+}
+
+/* ------------------------------------------------------------------------
+ * Signing (internal JWT generation)
+ */
+
+/* The decoded header of a token, as JSON text. */
+static const char *token_header(const char *tok)
+{
+	const char *dot = strchr(tok, '.');
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct sbuf b;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	sbuf_init(&b, &tok_arena, 64);
+	for (const char *p = tok; p < dot; p++) {
+		acc = (acc << 6) | (uint32_t)(strchr(abc, *p) - abc);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			sbuf_putc(&b, (char)(acc >> bits));
+			acc &= (1u << bits) - 1;
+		}
+	}
+	return b.data;
+}
+
+static void test_sign(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	const char *err = "unset";
+	const char *claims = D("{\"role\":\"web_user\",\"user\":\"al\\\"ice \\u00e9\",\"exp\":%lld,"
+			       "\"n\":[1,2.5],\"b\":true,\"z\":null,\"o\":{\"k\":\"v\"}}",
+			       (long long)NOW + 3600);
+	char *tok;
+
+	tok = auth_sign_token(&c, claims, &tok_arena, &err);
+	ok(tok != NULL, "signed with a hand-made HMAC config");
+	is_str(err, NULL, "sign: no error");
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_user", 0, "signed token verifies");
+	is_str(member(r.claims_json, "user"), "al\"ice \xc3\xa9", "sign: string claim kept");
+	is_str(member(r.claims_json, "exp"), D("%lld", (long long)NOW + 3600),
+	       "sign: exp stays a number");
+	is_str(member(r.claims_json, "n"), "[1,2.5]", "sign: array kept");
+	is_str(member(r.claims_json, "b"), "true", "sign: boolean kept");
+	is_str(member(r.claims_json, "z"), "null", "sign: null kept");
+	is_str(member(r.claims_json, "o"), "{\"k\":\"v\"}", "sign: object kept");
+	is_str(member(token_header(tok), "alg"), "HS256", "sign: HS256");
+	is_str(member(token_header(tok), "kid"), "(none)", "sign: no kid");
+	/* and libjwt's own decoder agrees */
+	{
+		jwt_t *j = NULL;
+
+		is_int(jwt_decode(&j, tok, (const unsigned char *)SECRET, (int)strlen(SECRET)), 0,
+		       "sign: libjwt decodes the token");
+		is_int(jwt_get_grant_int(j, "exp"), (long)NOW + 3600, "sign: libjwt reads exp");
+		jwt_free(j);
+	}
+
+	tok = auth_sign_token(&c, "{}", &tok_arena, &err);
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_anon", 1, "signed empty claims: anon");
+
+	/* expired claims sign fine; verifying refuses them */
+	tok = auth_sign_token(&c, D("{\"role\":\"u\",\"exp\":%lld}", (long long)NOW - 100),
+			      &tok_arena, &err);
+	r = run(&c, bearer(tok));
+	expect_invalid(&r, "PGRST303", "JWT expired", "signed expired claims");
+
+	/* loaded configurations */
+	c = with_keys(SECRET);
+	tok = auth_sign_token(&c, USER_CLAIMS, &tok_arena, &err);
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_user", 0, "sign with a loaded HMAC secret");
+	auth_keys_free(c.jwt_keys);
+
+	c = with_keys(D("{\"keys\":[%s,{\"kty\":\"oct\",\"k\":\"%s\",\"kid\":\"hk\",\"alg\":\"HS512\"}]}",
+			jwk(rsa_a, ",\"kid\":\"r1\""), b64s(SECRET)));
+	tok = auth_sign_token(&c, USER_CLAIMS, &tok_arena, &err);
+	if (!ok(tok != NULL, "sign with the oct key of a JWKS"))
+		printf("#   %s\n", err);
+	is_str(member(token_header(tok ? tok : "x."), "alg"), "HS512", "oct JWK: its alg");
+	is_str(member(token_header(tok ? tok : "x."), "kid"), "hk", "oct JWK: its kid");
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_user", 0, "JWKS-signed token verifies");
+	r = run(&c, bearer(asym(rsa_a, "RS256", "r1", USER_CLAIMS)));
+	expect_ok(&r, "web_user", 0, "the JWKS's RSA key still verifies");
+	auth_keys_free(c.jwt_keys);
+
+	/* binary secret */
+	{
+		static const unsigned char bin[] = { 's', 0, 'e', 1, 'c', 0xff, 'r', 'e', 't' };
+
+		c = no_secret("web_anon");
+		c.jwt_secret = (unsigned char *)bin;
+		c.jwt_secret_len = sizeof(bin);
+		tok = auth_sign_token(&c, USER_CLAIMS, &tok_arena, &err);
+		r = run(&c, bearer(tok));
+		expect_ok(&r, "web_user", 0, "sign with a binary secret");
+	}
+
+	/* what can't be signed */
+	c = with_keys(public_pem(rsa_a));
+	err = NULL;
+	ok(auth_sign_token(&c, USER_CLAIMS, &tok_arena, &err) == NULL, "public key: no token");
+	ok(err != NULL && strstr(err, "only public keys") != NULL, "public key: says why");
+	auth_keys_free(c.jwt_keys);
+
+	c = no_secret("web_anon");
+	err = NULL;
+	ok(auth_sign_token(&c, USER_CLAIMS, &tok_arena, &err) == NULL, "no secret: no token");
+	ok(err != NULL && strstr(err, "no jwt-secret") != NULL, "no secret: says why");
+
+	c = with_secret("web_anon");
+	static const char *const bad[] = { "[1]", "\"role\"", "{\"role\":", "", "{'a':1}", "null" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		ok(auth_sign_token(&c, bad[i], &tok_arena, &err) == NULL, "claims %s: no token", bad[i]);
+		is_str(err, "the claims to sign are not a JSON object", "claims %s: says why", bad[i]);
+	}
+	err = NULL;
+	ok(auth_sign_token(&c, NULL, &tok_arena, &err) == NULL && err != NULL, "NULL claims");
+}
+
 /* The result struct is reused by callers: nothing may leak between calls. */
 static void test_result_reset(void)
 {
@@ -904,6 +1648,24 @@ int main(void)
 	test_aud();
 	test_role_claim_key();
 	test_result_reset();
+
+	rsa_a = keygen("RSA", NULL);
+	rsa_b = keygen("RSA", NULL);
+	ec256 = keygen("EC", "P-256");
+	ec384 = keygen("EC", "P-384");
+	ec521 = keygen("EC", "P-521");
+	ed25519 = keygen("ED25519", NULL);
+	test_rsa_pem();
+	test_ec_pem();
+	test_jwk();
+	test_key_errors();
+	test_sign();
+	EVP_PKEY_free(rsa_a);
+	EVP_PKEY_free(rsa_b);
+	EVP_PKEY_free(ec256);
+	EVP_PKEY_free(ec384);
+	EVP_PKEY_free(ec521);
+	EVP_PKEY_free(ed25519);
 
 	arena_destroy(&req_arena);
 	arena_destroy(&tok_arena);

@@ -96,6 +96,8 @@ static void test_defaults(void)
 	ok(cfg.jwt_aud == NULL, "defaults: no audience");
 	is_str(cfg.role_claim_key, ".role", "defaults: role claim key .role");
 	ok(!cfg.jwt_optional, "defaults: jwt not optional");
+	ok(cfg.jwt_keys == NULL, "defaults: no keys");
+	is_str(cfg.jwt_claims_type, "jwt_claims", "defaults: jwt-claims-type jwt_claims");
 	is_str(cfg.openapi_mode, "follow-privileges", "defaults: openapi follow-privileges");
 	ok(cfg.openapi_server_proxy_uri == NULL, "defaults: no proxy uri");
 	is_int(cfg.max_body_bytes, 10485760, "defaults: max body 10 MiB");
@@ -482,6 +484,92 @@ static void test_secrets(void)
 			    "No such file or directory"), "missing secret file: message");
 }
 
+/* An EC P-256 public key, as PEM and as the same key's JWK members. */
+#define EC_PEM "-----BEGIN PUBLIC KEY-----\n" \
+	"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEBNBAtJvjX70ljMNnB5lWYh14CNJ0\n" \
+	"3Pmo7U/+wXGabWx6A2DQ1FXSMEsUu9ddx42kguWyuGHxAgP4QYqfQB9dTQ==\n" \
+	"-----END PUBLIC KEY-----\n"
+#define EC_JWK "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\"," \
+	"\"x\":\"BNBAtJvjX70ljMNnB5lWYh14CNJ03Pmo7U_-wXGabWw\"," \
+	"\"y\":\"egNg0NRV0jBLFLvXXceNpILlsrhh8QID-EGKn0AfXU0\"}"
+
+/* jwt-secret is read into keys once, at load; jwt-claims-type */
+static void test_keys(void)
+{
+	struct config cfg;
+	char secret_file[64], conf[512];
+	char env_pem[512], env_jwk[512];
+	char *env_pem_v[] = { env_pem, NULL };
+	char *env_jwk_v[] = { env_jwk, NULL };
+
+	is_int(load(&cfg, "jwt-secret = \"a-secret-of-at-least-thirty-two-characters\"\n",
+		    no_env), 0, "HMAC secret loads");
+	ok(cfg.jwt_keys != NULL, "HMAC secret: keys made at load");
+	config_free(&cfg);
+	ok(is_zeroed(&cfg), "config_free frees the keys and zeroes");
+
+	/* PostgREST's @/path form with a PEM file */
+	write_temp(EC_PEM);
+	strcpy(secret_file, path);
+	snprintf(conf, sizeof(conf), "jwt-secret = \"@%s\"\n", secret_file);
+	is_int(load(&cfg, conf, no_env), 0, "@file PEM public key");
+	ok(cfg.jwt_keys != NULL, "@file PEM: keys");
+	config_free(&cfg);
+	unlink(secret_file);
+
+	/* a PEM in the variable, real newlines */
+	snprintf(env_pem, sizeof(env_pem), "PGRST_JWT_SECRET=%s", EC_PEM);
+	is_int(config_load(&cfg, NULL, env_pem_v, err, sizeof(err), warn, sizeof(warn)), 0,
+	       "PEM in PGRST_JWT_SECRET");
+	ok(cfg.jwt_keys != NULL, "PEM in the environment: keys");
+	config_free(&cfg);
+
+	/* a JWK in the file, quotes escaped as libconfig wants */
+	is_int(load(&cfg, "jwt-secret = \"{\\\"keys\\\": [{\\\"kty\\\": \\\"EC\\\", "
+		    "\\\"crv\\\": \\\"P-256\\\", "
+		    "\\\"x\\\": \\\"BNBAtJvjX70ljMNnB5lWYh14CNJ03Pmo7U_-wXGabWw\\\", "
+		    "\\\"y\\\": \\\"egNg0NRV0jBLFLvXXceNpILlsrhh8QID-EGKn0AfXU0\\\"}]}\"\n",
+		    no_env), 0, "JWKS in the file");
+	ok(cfg.jwt_keys != NULL, "JWKS in the file: keys");
+	config_free(&cfg);
+	snprintf(env_jwk, sizeof(env_jwk), "PGRST_JWT_SECRET=%s", EC_JWK);
+	is_int(config_load(&cfg, NULL, env_jwk_v, err, sizeof(err), warn, sizeof(warn)), 0,
+	       "JWK in PGRST_JWT_SECRET");
+	config_free(&cfg);
+
+	/* a key that can't be used stops the load, naming where it came from */
+	write_temp("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+	strcpy(secret_file, path);
+	snprintf(conf, sizeof(conf), "db-schemas = \"api\"\njwt-secret = \"@%s\"\n", secret_file);
+	is_int(load(&cfg, conf, no_env), -1, "private key file refused");
+	is_str(err, at_path(":2: jwt-secret: PEM block 1 (PRIVATE KEY): a private key; give "
+			    "jwt-secret the public key only (openssl pkey -pubout)"),
+	       "private key: file, line, key and reason");
+	ok(is_zeroed(&cfg), "private key: cfg left zeroed");
+	unlink(secret_file);
+	snprintf(env_jwk, sizeof(env_jwk), "PGRST_JWT_SECRET={\"kty\":\"RSA\",\"e\":\"AQAB\"}");
+	is_int(config_load(&cfg, NULL, env_jwk_v, err, sizeof(err), warn, sizeof(warn)), -1,
+	       "bad JWK in the environment refused");
+	is_str(err, "environment variable PGRST_JWT_SECRET: the JWK: an RSA key needs \"n\" "
+	       "and \"e\" in base64url", "bad JWK: message");
+
+	/* jwt-claims-type */
+	is_int(load(&cfg, "jwt-claims-type = \"api.token_claims\"\n", no_env), 0,
+	       "jwt-claims-type loads");
+	is_str(cfg.jwt_claims_type, "api.token_claims", "jwt-claims-type value");
+	config_free(&cfg);
+	{
+		char env[] = "PGRST_JWT_CLAIMS_TYPE=my_claims";
+		char *envp[] = { env, NULL };
+
+		is_int(config_load(&cfg, NULL, envp, err, sizeof(err), warn, sizeof(warn)), 0,
+		       "PGRST_JWT_CLAIMS_TYPE loads");
+		is_str(cfg.jwt_claims_type, "my_claims", "PGRST_JWT_CLAIMS_TYPE value");
+		is_str(warn, "", "PGRST_JWT_CLAIMS_TYPE: no warning");
+		config_free(&cfg);
+	}
+}
+
 static void test_pre_request(void)
 {
 	static const struct {
@@ -520,5 +608,6 @@ int main(void)
 	test_interpolation();
 	test_secrets();
 	test_pre_request();
+	test_keys();
 	return done_testing();
 }
