@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json.h"
 #include "payload.h"
@@ -40,6 +41,40 @@ static bool single_json_param(const struct sc_function *f)
 			only = &f->args[i];
 		}
 	return n == 1 && is_json_type(only->type);
+}
+
+/*
+ * The one unnamed parameter of type want (text, xml, bytea) that a
+ * text/plain, text/xml or application/octet-stream body is passed to.
+ */
+static bool single_raw_param(const struct sc_function *f, const char *want)
+{
+	int n = 0;
+	const struct sc_arg *only = NULL;
+
+	for (int i = 0; i < f->n_args; i++)
+		if (is_in_arg(&f->args[i])) {
+			n++;
+			only = &f->args[i];
+		}
+	return n == 1 && only->name[0] == '\0' && strcmp(only->type, want) == 0;
+}
+
+/* the parameter type a raw body's Content-Type goes to, else NULL */
+static const char *raw_body_type(const char *ct)
+{
+	size_t n;
+
+	if (ct == NULL)
+		return NULL;
+	n = strcspn(ct, "; ");
+	if (n == 10 && strncasecmp(ct, "text/plain", n) == 0)
+		return "text";
+	if (n == 8 && strncasecmp(ct, "text/xml", n) == 0)
+		return "xml";
+	if (n == 24 && strncasecmp(ct, "application/octet-stream", n) == 0)
+		return "bytea";
+	return NULL;
 }
 
 static const struct sc_arg *find_arg(const struct sc_function *f, const char *name)
@@ -109,7 +144,7 @@ static const char *signature(struct arena *a, const struct sc_function *f, bool 
 
 /* PGRST202, worded as PostgREST v12 does */
 static int no_function(struct ctx *c, const char *name, const char *const *keys, int n_keys,
-		       bool post, int first, int count)
+		       bool post, const char *raw_type, int first, int count)
 {
 	const char *list = sorted_list(c->a, keys, n_keys, ", ");
 	const char *func = arena_printf(c->a, "%s.%s", c->schema, name);
@@ -120,6 +155,12 @@ static int no_function(struct ctx *c, const char *name, const char *const *keys,
 	if (count > 0)
 		hint = arena_printf(c->a, "Perhaps you meant to call the function %s",
 				    signature(c->a, &c->w->schema->functions[first], false));
+	if (raw_type != NULL)
+		return ctx_fail_with(c, 404, "PGRST202",
+				     arena_printf(c->a, "Could not find the function %s in the schema cache", func),
+				     arena_printf(c->a, "Searched for the function %s with a single unnamed %s parameter, "
+						  "but no matches were found in the schema cache.", func, raw_type),
+				     hint);
 	return ctx_fail_with(c, 404, "PGRST202",
 			     arena_printf(c->a, "Could not find the function %s(%s) in the schema cache",
 					  func, list),
@@ -131,6 +172,7 @@ static int no_function(struct ctx *c, const char *name, const char *const *keys,
 struct call {
 	const struct sc_function *f;
 	bool whole_body;            /* the body is the single json argument */
+	const char *raw_type;       /* text, xml or bytea: the body is the single unnamed argument */
 	const char *args_json;      /* the arguments as one JSON object */
 	const char *const *keys;
 	int n_keys;
@@ -142,6 +184,16 @@ static int choose_function(struct ctx *c, const char *name, struct call *call, b
 	int count, first = schema_functions(c->w->schema, c->schema, name, &count);
 	const struct sc_function *named = NULL, *whole = NULL;
 	int n_named = 0;
+
+	if (call->raw_type != NULL) {
+		for (int i = 0; first >= 0 && i < count; i++)
+			if (single_raw_param(&c->w->schema->functions[first + i], call->raw_type)) {
+				call->f = &c->w->schema->functions[first + i];
+				call->whole_body = true;
+				return 0;
+			}
+		return no_function(c, name, NULL, 0, post, call->raw_type, first, count);
+	}
 
 	for (int i = 0; first >= 0 && i < count; i++) {
 		const struct sc_function *f = &c->w->schema->functions[first + i];
@@ -179,7 +231,7 @@ static int choose_function(struct ctx *c, const char *name, struct call *call, b
 		call->whole_body = true;
 		return 0;
 	}
-	return no_function(c, name, call->keys, call->n_keys, post, first, count);
+	return no_function(c, name, call->keys, call->n_keys, post, NULL, first, count);
 }
 
 /* GET: name=value params are the arguments; a repeated name is an array */
@@ -227,12 +279,45 @@ static void args_from_query(struct ctx *c, const struct query *q, struct call *c
 	call->n_keys = n;
 }
 
+/*
+ * A raw body as the text of its parameter: text and xml as they are
+ * (PostgreSQL checks the encoding and the XML), bytea in hex format so
+ * that any byte, NUL included, survives a text parameter.
+ */
+static const char *raw_body_value(struct ctx *c, const char *type)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)c->req.body;
+	char *out;
+
+	if (strcmp(type, "bytea") != 0)
+		return arena_strndup(c->a, c->req.body ? c->req.body : "", c->req.body_len);
+	out = arena_alloc(c->a, 2 * c->req.body_len + 3);
+	out[0] = '\\';
+	out[1] = 'x';
+	for (size_t i = 0; i < c->req.body_len; i++) {
+		out[2 + 2 * i] = hex[p[i] >> 4];
+		out[3 + 2 * i] = hex[p[i] & 15];
+	}
+	out[2 + 2 * c->req.body_len] = '\0';
+	return out;
+}
+
 /* POST: a JSON object of named arguments (an empty body is {}) */
 static int args_from_body(struct ctx *c, struct call *call)
 {
 	struct payload p;
 	int type = payload_type_of(c->req.content_type);
 
+	if ((call->raw_type = raw_body_type(c->req.content_type)) != NULL) {
+		/* what PostgreSQL would say; a text parameter cannot carry NUL */
+		if (strcmp(call->raw_type, "bytea") != 0 && c->req.body_len > 0 &&
+		    memchr(c->req.body, '\0', c->req.body_len) != NULL)
+			return ctx_fail_with(c, 400, "22021",
+					     "invalid byte sequence for encoding \"UTF8\": 0x00", NULL, NULL);
+		call->args_json = raw_body_value(c, call->raw_type);
+		return 0;
+	}
 	if (c->req.body_len == 0) {
 		call->args_json = "{}";
 		return 0;
@@ -373,7 +458,7 @@ int handle_rpc(struct ctx *c, const char *name, bool head)
 		return -1;
 	if (choose_function(c, name, &call, post, r.pf.single_object) < 0)
 		return -1;
-	if (call.whole_body)
+	if (call.whole_body && call.raw_type == NULL)
 		call.args_json = c->req.body_len ? arena_strndup(c->a, c->req.body, c->req.body_len) : "{}";
 
 	const struct sc_function *f = call.f;

@@ -37,6 +37,11 @@ create function api.numbers() returns setof int language sql immutable as $$ sel
 create function api.write_log(msg text) returns void language sql volatile
   as $$ insert into api.log values (msg) $$;
 create function api.echo(j json) returns json language sql immutable as $$ select j $$;
+create function api.shout(text) returns text language sql immutable as $$ select upper($1) $$;
+create function api.xml_root(xml) returns text language sql immutable
+  as $$ select (xpath('name(/*)', $1))[1]::text $$;
+create function api.blob_len(bytea) returns json language sql immutable
+  as $$ select json_build_object('len', length($1), 'hex', encode($1, 'hex')) $$;
 create function api.pay() returns int language plpgsql as $$
 begin raise sqlstate 'PT402' using message = 'Payment required', detail = 'the detail', hint = 'the hint'; end $$;
 create function api.oops() returns int language plpgsql as $$
@@ -110,6 +115,28 @@ call_ok('POST', '/rpc/arr', '{"xs":[1,2]}', 2, 'JSON array for an array argument
 # ---- json argument: the whole body ----------------------------------------
 call_ok('POST', '/rpc/echo', '{"x":[1,{"y":2}]}', { x => [1, { y => 2 }] },
         'a single json parameter takes the whole body');
+
+# ---- raw bodies: text/plain, text/xml, application/octet-stream -----------
+# a single unnamed text/xml/bytea parameter takes the whole body (PostgREST v12)
+call_ok('POST', '/rpc/shout', "hello\nworld", "HELLO\nWORLD", 'text/plain body to f(text)',
+        headers => { 'Content-Type' => 'text/plain; charset=utf-8' });
+call_ok('POST', '/rpc/xml_root', '<order id="1"><line/></order>', 'order', 'text/xml body to f(xml)',
+        headers => { 'Content-Type' => 'text/xml' });
+call_ok('POST', '/rpc/blob_len', "\x00\xff\x01binary", { len => 9, hex => '00ff0162696e617279' },
+        'application/octet-stream body to f(bytea): every byte kept',
+        headers => { 'Content-Type' => 'application/octet-stream' });
+$r = $t->request('POST', '/rpc/hello', headers => { 'Content-Type' => 'text/plain' }, body => 'x');
+is($r->{status}, 404, 'text/plain to a function whose text parameter is named: 404');
+is($r->{json}{code}, 'PGRST202', '... PGRST202');
+like($r->{json}{details} // '', qr/single unnamed text parameter/, '... details name the unnamed parameter');
+$r = $t->request('POST', '/rpc/xml_root', headers => { 'Content-Type' => 'text/xml' }, body => '<a>');
+is($r->{status}, 400, 'malformed XML: 400') or diag($r->{content});
+is($r->{json}{code}, '2200N', '... PostgreSQL\'s invalid_xml_content');
+$r = $t->request('POST', '/rpc/shout', headers => { 'Content-Type' => 'text/plain' }, body => "a\x00b");
+is($r->{status}, 400, 'a NUL in a text body: 400');
+$r = $t->request('POST', '/rpc/shout', headers => { 'Content-Type' => 'application/xml' }, body => 'x');
+is($r->{status}, 400, 'a Content-Type no function takes: 400');
+is($r->{json}{code}, 'PGRST102', '... PGRST102');
 
 # ---- void and volatility -------------------------------------------------------
 $r = $t->request('POST', '/rpc/write_log', headers => $J, body => '{"msg":"hi"}');
