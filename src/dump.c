@@ -22,7 +22,8 @@
  *                                  "variadic" } ],
  *                      "return_type", "return_type_schema", "return_type_name",
  *                      "returns_set", "returns_composite", "returns_void",
- *                      "volatility", "description" } ] }
+ *                      "volatility", "row_schema", "row_name",
+ *                      "description" } ] }
  *
  * It is a superset of the document the introspection query returns, so
  * schema_from_json() reads a dump back (the unit tests rely on that).
@@ -189,6 +190,10 @@ static void put_function(struct sbuf *b, const struct sc_function *f)
 	put_bool(b, "returns_void", f->returns_void);
 	sbuf_puts(b, ", ");
 	put_code(b, "volatility", f->volatility);
+	sbuf_puts(b, ", ");
+	put_str(b, "row_schema", f->row_schema);
+	sbuf_puts(b, ", ");
+	put_str(b, "row_name", f->row_name);
 	sbuf_puts(b, ", ");
 	put_str(b, "description", f->description);
 	sbuf_puts(b, "}");

@@ -403,7 +403,9 @@ static const char schema_query[] =
 	"procs AS (\n"
 	"  SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.prorettype,\n"
 	"    p.proretset, p.provolatile, p.proargmodes, p.proargnames,\n"
-	"    COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]) AS argtypes\n"
+	"    COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]) AS argtypes,\n"
+	"    -- the one input argument, when there is only one (computed fields)\n"
+	"    CASE WHEN p.pronargs = 1 AND p.proallargtypes IS NULL THEN p.proargtypes[0] END AS only_arg\n"
 	"  FROM pg_catalog.pg_proc p\n"
 	"  JOIN nsp n ON n.oid = p.pronamespace\n"
 	"  WHERE p.prokind = 'f'\n"
@@ -447,6 +449,9 @@ static const char schema_query[] =
 	"        OR COALESCE(p.proargmodes::pg_catalog.text[] && '{o,b,t}', false),\n"
 	"      'returns_void', p.prorettype = 'pg_catalog.void'::pg_catalog.regtype,\n"
 	"      'volatility', p.provolatile,\n"
+	"      -- f(a_table_row): a computed field of that table or view\n"
+	"      'row_schema', an.nspname,\n"
+	"      'row_name', ac.relname,\n"
 	"      'description', ds.description)\n"
 	"    ORDER BY p.nspname, p.proname, p.pronargs, p.oid) AS j\n"
 	"  FROM procs p\n"
@@ -454,7 +459,9 @@ static const char schema_query[] =
 	"  LEFT JOIN dom_base db ON db.oid = p.prorettype\n"
 	"  JOIN pg_catalog.pg_type rt ON rt.oid = COALESCE(db.base, p.prorettype)\n"
 	"  JOIN pg_catalog.pg_namespace rn ON rn.oid = rt.typnamespace\n"
-	"  LEFT JOIN pg_catalog.pg_class rc ON rc.oid = rt.typrelid\n"
+	"  LEFT JOIN pg_catalog.pg_class rc ON rc.oid = rt.typrelid\n"	"  LEFT JOIN pg_catalog.pg_type at ON at.oid = p.only_arg AND at.typrelid <> 0\n"
+	"  LEFT JOIN pg_catalog.pg_class ac ON ac.oid = at.typrelid\n"
+	"  LEFT JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace\n"
 	"  LEFT JOIN pg_catalog.pg_description ds\n"
 	"    ON ds.objoid = p.oid AND ds.objsubid = 0\n"
 	"    AND ds.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass\n"
@@ -539,6 +546,8 @@ static void free_function(struct sc_function *f)
 	free(f->return_type);
 	free(f->return_type_schema);
 	free(f->return_type_name);
+	free(f->row_schema);
+	free(f->row_name);
 	free(f->description);
 }
 
@@ -645,6 +654,22 @@ int schema_functions(const struct schema_cache *sc, const char *schema, const ch
 	return n > 0 ? lo : -1;
 }
 
+const struct sc_function *schema_computed_field(const struct schema_cache *sc,
+						 const struct sc_relation *rel, const char *name)
+{
+	int count, first = schema_functions(sc, rel->schema, name, &count);
+
+	for (int i = 0; first >= 0 && i < count; i++) {
+		const struct sc_function *f = &sc->functions[first + i];
+
+		if (f->row_schema != NULL && f->row_name != NULL && !f->returns_set &&
+		    !f->returns_void && strcmp(f->row_schema, rel->schema) == 0 &&
+		    strcmp(f->row_name, rel->name) == 0)
+			return f;
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* reading the JSON document                                          */
 
@@ -733,6 +758,17 @@ static char *get_string(struct reader *rd, struct json_object *obj, const char *
 	struct json_object *v = member(rd, obj, where, key, json_type_string, nullable);
 
 	return v == NULL ? NULL : copy_string(rd, v, where, key);
+}
+
+/* a key documents written before it existed leave out: absent is NULL */
+static char *get_optional_string(struct reader *rd, struct json_object *obj, const char *where,
+				 const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return get_string(rd, obj, where, key, true);
 }
 
 static bool get_bool(struct reader *rd, struct json_object *obj, const char *where,
@@ -1039,6 +1075,8 @@ static bool read_function(struct reader *rd, struct json_object *o, const char *
 	f->returns_composite = get_bool(rd, o, where, "returns_composite");
 	f->returns_void = get_bool(rd, o, where, "returns_void");
 	f->volatility = get_code(rd, o, where, "volatility", "isv");
+	f->row_schema = get_optional_string(rd, o, where, "row_schema");
+	f->row_name = get_optional_string(rd, o, where, "row_name");
 	f->description = get_string(rd, o, where, "description", true);
 	args = get_objects(rd, o, where, "args", &f->n_args);
 	if (args == NULL)

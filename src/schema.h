@@ -86,6 +86,8 @@ struct sc_function {
 	bool returns_composite;     /* a table row type or composite type (incl. RETURNS TABLE) */
 	bool returns_void;
 	char volatility;            /* 'i' immutable, 's' stable, 'v' volatile */
+	char *row_schema;           /* the only argument is this relation's row: */
+	char *row_name;             /* a computed field of it; else NULL */
 	char *description;
 };
 
@@ -119,6 +121,13 @@ void schema_free(struct schema_cache *sc);
  * load_ms is left 0.
  */
 struct schema_cache *schema_from_json(const char *json, char *err, size_t errlen);
+
+/*
+ * The computed field name of rel: a function in rel's schema whose only
+ * argument is rel's row type and that returns one value, or NULL.
+ */
+const struct sc_function *schema_computed_field(const struct schema_cache *sc,
+						 const struct sc_relation *rel, const char *name);
 
 /* The relation schema.name, or NULL. */
 const struct sc_relation *schema_relation(const struct schema_cache *sc, const char *schema,

@@ -280,18 +280,61 @@ static bool needs_to_jsonb(const struct level *lv, const struct field *f)
 	return col != NULL && strcmp(col->type, "json") != 0 && strcmp(col->type, "jsonb") != 0;
 }
 
+/*
+ * A computed field: name is no column of the level's relation, but a
+ * function of its row (PostgREST's computed fields).  Not on the rows a
+ * write returned, whose record carries the write's helper columns.
+ */
+static const struct sc_function *computed_field(const struct level *lv, const char *name)
+{
+	const struct schema_cache *sc = lv->b->spec->sc;
+	const struct sc_relation *rel;
+
+	if (lv->rel < 0 || sc == NULL || lv->mutation_root)
+		return NULL;
+	rel = &sc->relations[lv->rel];
+	if (schema_column(rel, name) != NULL)
+		return NULL;
+	return schema_computed_field(sc, rel, name);
+}
+
+/*
+ * "s"."f"(row): a table's row is qual.* (a whole-row reference); a
+ * function's result rows are an anonymous record, made the table's type.
+ */
+static void put_computed(const struct level *lv, struct sbuf *into, const struct sc_function *cf)
+{
+	const char *from_sql = lv->b->spec->from_sql;
+
+	sql_qualified(into, cf->schema, cf->name);
+	if (from_sql != NULL && lv->from == from_sql) {
+		sbuf_printf(into, "(ROW(%s.*)::", lv->qual);
+		sql_qualified(into, cf->row_schema, cf->row_name);
+		sbuf_putc(into, ')');
+	} else {
+		sbuf_printf(into, "(%s.*)", lv->qual);
+	}
+}
+
 /* qual."col", qual."col"->$n::text, ... */
 static void put_field(struct level *lv, struct sbuf *into, const struct field *f)
 {
+	const struct sc_function *cf = computed_field(lv, f->name);
 	bool wrap;
 
-	check_column(lv, f->name);
-	wrap = needs_to_jsonb(lv, f);
+	if (cf == NULL)
+		check_column(lv, f->name);
+	wrap = cf == NULL ? needs_to_jsonb(lv, f)
+	       : f->n_path > 0 && strcmp(cf->return_type, "json") != 0 && strcmp(cf->return_type, "jsonb") != 0;
 	if (wrap)
 		sbuf_puts(into, "pg_catalog.to_jsonb(");
-	sbuf_puts(into, lv->qual);
-	sbuf_putc(into, '.');
-	sql_ident(into, f->name);
+	if (cf != NULL) {
+		put_computed(lv, into, cf);
+	} else {
+		sbuf_puts(into, lv->qual);
+		sbuf_putc(into, '.');
+		sql_ident(into, f->name);
+	}
 	if (wrap)
 		sbuf_putc(into, ')');
 	for (int i = 0; i < f->n_path; i++) {
