@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 
@@ -1156,4 +1157,284 @@ void config_free(struct config *cfg)
 	free_list(cfg->app_settings_names, cfg->n_app_settings);
 	free_list(cfg->app_settings_values, cfg->n_app_settings);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ------------------------------------------------------------------------
+ * printing: pg_rest --check-config and --list-keys
+ */
+
+#define MASK "********"
+
+/* A growing string for the masked copies. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_put(struct strbuf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void sb_puts(struct strbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+/* postgresql://user:PASSWORD@host/db?password=PASSWORD&... */
+static void mask_uri(struct strbuf *b, const char *s)
+{
+	const char *p = strstr(s, "://") + 3, *q = p, *colon, *query;
+
+	/* libpq's rule: user info is what comes before an '@' met before any '/' */
+	while (*q && *q != '@' && *q != '/')
+		q++;
+	if (*q == '@' && (colon = memchr(p, ':', (size_t) (q - p))) != NULL) {
+		sb_put(b, s, (size_t) (colon + 1 - s));
+		sb_puts(b, MASK);
+		s = q;
+	}
+	query = strchr(s, '?');
+	if (query == NULL) {
+		sb_puts(b, s);
+		return;
+	}
+	sb_put(b, s, (size_t) (query + 1 - s));
+	for (s = query + 1; *s;) {
+		const char *amp = strchr(s, '&');
+		const char *end = amp ? amp : s + strlen(s);
+		const char *eq = memchr(s, '=', (size_t) (end - s));
+
+		if (eq != NULL && eq - s == 8 && strncmp(s, "password", 8) == 0) {
+			sb_put(b, s, (size_t) (eq + 1 - s));
+			sb_puts(b, MASK);
+		} else {
+			sb_put(b, s, (size_t) (end - s));
+		}
+		if (amp == NULL)
+			break;
+		sb_put(b, "&", 1);
+		s = amp + 1;
+	}
+}
+
+/* host=x password='se cret' dbname=y: libpq's key = value form */
+static void mask_kv(struct strbuf *b, const char *s)
+{
+	while (*s) {
+		const char *ks, *ke, *vs;
+
+		while (isspace((unsigned char) *s))
+			sb_put(b, s++, 1);
+		if (*s == '\0')
+			break;
+		ks = s;
+		while (*s && *s != '=' && !isspace((unsigned char) *s))
+			s++;
+		ke = s;
+		while (isspace((unsigned char) *s))
+			s++;
+		if (*s != '=') {
+			sb_put(b, ks, (size_t) (s - ks));
+			continue;
+		}
+		for (s++; isspace((unsigned char) *s); s++)
+			;
+		vs = s;
+		if (*s == '\'') {
+			for (s++; *s && *s != '\''; s++) {
+				if (*s == '\\' && s[1])
+					s++;
+			}
+			if (*s)
+				s++;
+		} else {
+			for (; *s && !isspace((unsigned char) *s); s++) {
+				if (*s == '\\' && s[1])
+					s++;
+			}
+		}
+		sb_put(b, ks, (size_t) (vs - ks));
+		if (ke - ks == 8 && strncmp(ks, "password", 8) == 0)
+			sb_puts(b, MASK);
+		else
+			sb_put(b, vs, (size_t) (s - vs));
+	}
+}
+
+/* A malloc'd copy of a libpq connection string with its password masked. */
+static char *mask_conninfo(const char *s)
+{
+	struct strbuf b = { NULL, 0, 0 };
+
+	sb_puts(&b, "");
+	if (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0)
+		mask_uri(&b, s);
+	else
+		mask_kv(&b, s);
+	return b.s;
+}
+
+/* Does the app.settings name look like it holds a secret? */
+static bool secret_name(const char *name)
+{
+	static const char *const words[] = { "secret", "password", "passwd", "token", "key", NULL };
+
+	for (const char *p = name; *p; p++) {
+		for (int i = 0; words[i]; i++) {
+			size_t n = strlen(words[i]);
+
+			if (strncasecmp(p, words[i], n) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * s as a double-quoted string of the file's syntax: \" \\ \n \t \xhh, and
+ * "$$" for a '$' that the loader would otherwise read as "$(" or "$$".
+ */
+static void print_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else if (*p == '$' && (p[1] == '(' || p[1] == '$'))
+			fputs("$$", f);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void config_print(const struct config *cfg, FILE *f)
+{
+	for (int k = 0; k < N_KEYS; k++) {
+		const struct cf_key *key = &keys[k];
+		const char *field = (const char *) cfg + key->off;
+		const char *s;
+
+		if (is_ignored(k))
+			continue;
+		fprintf(f, "%s = ", key->name);
+		switch (key->type) {
+		case CF_STR:
+		case CF_ENUM:
+			s = *(char *const *) field;
+			if (k == find_key("db-uri", NULL) && s != NULL) {
+				char *masked = mask_conninfo(s);
+
+				print_quoted(f, masked);
+				free(masked);
+			} else {
+				print_quoted(f, s);
+			}
+			if (s == NULL)
+				fputs("  # not set", f);
+			break;
+		case CF_LIST: {
+			char *const *items = *(char **const *) field;
+			int n = *(const int *) ((const char *) cfg + key->count_off);
+			struct strbuf b = { NULL, 0, 0 };
+
+			sb_puts(&b, "");
+			for (int i = 0; i < n; i++) {
+				if (i > 0)
+					sb_puts(&b, ", ");
+				sb_puts(&b, items[i]);
+			}
+			print_quoted(f, b.s);
+			free(b.s);
+			break;
+		}
+		case CF_INT:
+			fprintf(f, "%ld", *(const long *) field);
+			break;
+		case CF_BOOL:
+			fputs(*(const bool *) field ? "true" : "false", f);
+			break;
+		case CF_LEVEL:
+			print_quoted(f, log_levels[*(const enum log_level *) field]);
+			break;
+		case CF_SECRET:
+			if (cfg->jwt_secret != NULL)
+				fprintf(f, "\"" MASK "\"  # set, %zu bytes", cfg->jwt_secret_len);
+			else
+				fputs("\"\"  # not set", f);
+			break;
+		case CF_SERVER:
+		case CF_LATER:
+			break;
+		}
+		fputc('\n', f);
+	}
+	for (int i = 0; i < cfg->n_app_settings; i++) {
+		fprintf(f, "%s = ", cfg->app_settings_names[i]);
+		print_quoted(f, secret_name(cfg->app_settings_names[i] + strlen(APP_SETTINGS_PREFIX))
+			     ? MASK : cfg->app_settings_values[i]);
+		fputc('\n', f);
+	}
+	for (int k = 0; k < N_KEYS; k++) {
+		if (keys[k].type == CF_SERVER)
+			fprintf(f, "# %s: accepted and ignored (pg_rest runs behind the web server)\n",
+				keys[k].name);
+		else if (keys[k].type == CF_LATER)
+			fprintf(f, "# %s: accepted and ignored (not supported yet)\n", keys[k].name);
+	}
+}
+
+void config_list_keys(FILE *f)
+{
+	for (int k = 0; k < N_KEYS; k++) {
+		const struct cf_key *key = &keys[k];
+
+		fprintf(f, "%s\t", key->name);
+		switch (key->type) {
+		case CF_STR:
+			fputs("string", f);
+			break;
+		case CF_LIST:
+			fputs("list", f);
+			break;
+		case CF_INT:
+			fputs("integer", f);
+			break;
+		case CF_BOOL:
+			fputs("boolean", f);
+			break;
+		case CF_SECRET:
+			fputs("secret", f);
+			break;
+		case CF_ENUM:
+		case CF_LEVEL:
+			fputs("one-of:", f);
+			for (int i = 0; key->choices[i]; i++)
+				fprintf(f, "%s%s", i ? "|" : "", key->choices[i]);
+			break;
+		case CF_SERVER:
+			fputs("ignored", f);
+			break;
+		case CF_LATER:
+			fputs("unsupported", f);
+			break;
+		}
+		fprintf(f, "\t%s\t%s\n",
+			key->def == NULL ? "(unset)" : key->def[0] == '\0' ? "(empty)" : key->def,
+			key->alias ? key->alias : "-");
+	}
+	fprintf(f, "%s*\tany\t(unset)\t-\n", APP_SETTINGS_PREFIX);
 }

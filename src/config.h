@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum log_level {
 	LOG_CRIT = 0,
@@ -81,5 +82,26 @@ struct config {
 int config_load(struct config *cfg, const char *path, char *const *envp,
 		char *err, size_t errlen, char *warn, size_t warnlen);
 void config_free(struct config *cfg);
+
+/*
+ * pg_rest --check-config: the effective value of every key of cfg, one
+ * "key = value" line each in the file's own syntax (strings quoted, "" for
+ * a key that is not set), so that the output loads again as a file.  Then
+ * the app.settings.* keys, then one comment line per key that is accepted
+ * and ignored.  Secrets are masked as "********": jwt-secret, the password
+ * of db-uri (URI user info, a password= URI parameter, or a password=
+ * key/value pair) and app.settings.* values whose name contains "secret",
+ * "password", "passwd", "token" or "key".
+ */
+void config_print(const struct config *cfg, FILE *f);
+
+/*
+ * pg_rest --list-keys: every key the loader knows, one per line, four
+ * tab-separated fields: name, type (string, list, integer, boolean,
+ * secret, one-of:a|b|c, ignored, unsupported), default ("(unset)",
+ * "(empty)" or the text) and the older PostgREST name ("-" if none).
+ * The last line is app.settings.* (type any).
+ */
+void config_list_keys(FILE *f);
 
 #endif

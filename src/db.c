@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "worker.h"
@@ -195,14 +197,46 @@ static bool db_connect(struct db *db)
 	return true;
 }
 
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The pause after the n-th failed attempt in a row: 0.125 s, 0.25 s,
+ * 0.5 s, then 1 s, each with jitter (a random 50-100 %).  The jitter keeps
+ * N workers that lost the database together from reconnecting in lock
+ * step; the 1 s cap matches Retry-After: 1, so a client that waits that
+ * long finds the worker reconnected (PostgREST's single process backs off
+ * up to 32 s; N workers each at about one attempt a second stay cheap).
+ * Requests that come before the next attempt is due are answered 503 at
+ * once: the backoff never delays an answer.
+ */
+static double backoff_delay(int failures)
+{
+	static bool seeded;
+	int shift = failures < 1 ? 0 : failures > 4 ? 3 : failures - 1;
+	double base = 0.125 * (double)(1 << shift);
+
+	if (!seeded) {
+		srand48((long)getpid() ^ (long)monotonic_now());
+		seeded = true;
+	}
+	return base * (0.5 + 0.5 * drand48());
+}
+
 bool db_ensure(struct db *db, struct http_error *err, struct arena *a)
 {
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
-	/* while the database is down, try at most once a second */
-	if (db->failures == 0 || time(NULL) - db->last_attempt >= 1) {
+	/* a lost connection (failures == 0) is retried at once, then backoff_delay() */
+	if (db->failures == 0 || monotonic_now() >= db->retry_at) {
 		if (db_connect(db))
 			return true;
+		db->retry_at = monotonic_now() + backoff_delay(db->failures);
 	}
 	http_error_set(err, 503, "PGRST000", "Could not connect with the database",
 		       arena_strdup(a, db->last_error[0] ? db->last_error : NULL), NULL);
@@ -381,6 +415,24 @@ bool db_run(struct db *db, bool read_only, enum tx_end end,
 
 		if (!broken)
 			return done;
+		/*
+		 * The connection died during this request.  When PostgreSQL said
+		 * why first (57P01 from pg_terminate_backend or a shutdown, 57P02
+		 * from a crash), the statement was running and was stopped on
+		 * purpose: answer that error with PostgREST's status for it
+		 * (57P01 -> 503) and do not run the request again, not even a
+		 * read — re-running a query an administrator killed would undo
+		 * the kill.  A connection that died without a word (found dead
+		 * when sending; libpq's own "server closed the connection
+		 * unexpectedly" has no SQLSTATE, error_from_result() names it
+		 * PGRSTX00) is reported as PGRST001 and a read is retried.
+		 */
+		if (err->status != 0 && strcmp(err->code, "PGRSTX00") != 0) {
+			log_error("database connection lost during the request: %s %s",
+				  err->code, err->message);
+			db_drop(db);
+			return false;
+		}
 		connection_error(db, err, a);
 		/*
 		 * A read-only transaction that died with its connection changed

@@ -26,6 +26,7 @@ struct db {
 	struct stmt_cache *cache;
 	time_t last_attempt;        /* last connection attempt */
 	int failures;               /* consecutive failed attempts, for backoff */
+	double retry_at;            /* monotonic seconds: no new attempt before this */
 	char last_error[256];       /* why the last connection attempt failed */
 	unsigned long connections;  /* successful connects so far */
 };

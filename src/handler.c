@@ -115,14 +115,19 @@ static const char *headers_json(struct ctx *c)
 {
 	struct sbuf b;
 
+	/*
+	 * json_put_text: a header that is not UTF-8 (a Latin-1 User-Agent or
+	 * Referer) would make PostgreSQL refuse the whole GUC value (22021)
+	 * and fail every request of that client; such bytes become U+FFFD.
+	 */
 	sbuf_init(&b, c->a, 512);
 	sbuf_putc(&b, '{');
 	for (int i = 0; i < c->req.n_headers; i++) {
 		if (i > 0)
 			sbuf_putc(&b, ',');
-		json_put_string(&b, c->req.headers[i].name);
+		json_put_text(&b, c->req.headers[i].name);
 		sbuf_putc(&b, ':');
-		json_put_string(&b, c->req.headers[i].value);
+		json_put_text(&b, c->req.headers[i].value);
 	}
 	sbuf_putc(&b, '}');
 	return b.data;
@@ -145,9 +150,10 @@ static const char *cookies_json(struct ctx *c)
 		if (eq != NULL && eq > p) {
 			if (n++ > 0)
 				sbuf_putc(&b, ',');
-			json_put_string(&b, arena_strndup(c->a, p, (size_t)(eq - p)));
+			/* not UTF-8: U+FFFD, as in headers_json() */
+			json_put_mem(&b, p, (size_t)(eq - p), true);
 			sbuf_putc(&b, ':');
-			json_put_string(&b, arena_strndup(c->a, eq + 1, len - (size_t)(eq - p) - 1));
+			json_put_mem(&b, eq + 1, len - (size_t)(eq - p) - 1, true);
 		}
 		p += len;
 	}

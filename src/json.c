@@ -38,6 +38,89 @@ void json_put_string(struct sbuf *b, const char *s)
 	sbuf_putc(b, '"');
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	size_t n;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;                  /* no overlong forms */
+		else if (p[0] == 0xed)
+			hi = 0x9f;                  /* no surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;                  /* nothing above U+10FFFF */
+	} else
+		return 0;
+	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+void json_put_mem(struct sbuf *b, const char *s, size_t len, bool repair_utf8)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	sbuf_putc(b, '"');
+	while (p < end) {
+		size_t n = utf8_seq(p, end);
+
+		if (n == 0) {
+			if (repair_utf8) {
+				sbuf_puts(b, "\\ufffd");
+				p++;
+				continue;
+			}
+			n = 1;              /* PostgreSQL will refuse it, as it should */
+		}
+		if (n > 1) {
+			for (size_t i = 0; i < n; i++)
+				sbuf_putc(b, (char)p[i]);
+			p += n;
+			continue;
+		}
+		switch (*p) {
+		case '"':  sbuf_puts(b, "\\\""); break;
+		case '\\': sbuf_puts(b, "\\\\"); break;
+		case '\n': sbuf_puts(b, "\\n"); break;
+		case '\r': sbuf_puts(b, "\\r"); break;
+		case '\t': sbuf_puts(b, "\\t"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				char u[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+
+				sbuf_puts(b, u);
+			} else {
+				sbuf_putc(b, (char)*p);
+			}
+		}
+		p++;
+	}
+	sbuf_putc(b, '"');
+}
+
+void json_put_text(struct sbuf *b, const char *s)
+{
+	if (s == NULL)
+		sbuf_puts(b, "null");
+	else
+		json_put_mem(b, s, strlen(s), true);
+}
+
 /* ------------------------------------------------------------------------
  * Strict JSON check (RFC 8259).  json-c, even in strict mode, takes single
  * quotes, NaN, Infinity, "1." and raw control characters in strings, and

@@ -17,6 +17,20 @@
 void json_put_string(struct sbuf *b, const char *s);
 
 /*
+ * Append len bytes as a JSON string literal.  A NUL byte becomes \u0000
+ * (json_put_string would stop there and silently cut the value short; for
+ * text PostgreSQL then refuses \u0000 with 22P05, which is what PostgREST
+ * answers too).  repair_utf8: bytes that are not well-formed UTF-8 become
+ * U+FFFD, for text that must be valid JSON whatever the client sent (error
+ * bodies echo the request; request.headers) — otherwise they are copied
+ * and PostgreSQL refuses them (22021).
+ */
+void json_put_mem(struct sbuf *b, const char *s, size_t len, bool repair_utf8);
+
+/* json_put_mem(b, s, strlen(s), true); NULL appends null. */
+void json_put_text(struct sbuf *b, const char *s);
+
+/*
  * Is text exactly one JSON value by RFC 8259, as PostgreSQL's json input
  * reads it?  json-c, even in strict mode, takes single quotes, NaN, "1."
  * and raw control characters; PostgreSQL refuses them.  Nesting deeper

@@ -82,14 +82,30 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: pg_rest [--listen PATH|HOST:PORT] [CONFIG_FILE]\n"
-		"       pg_rest --check [CONFIG_FILE]\n"
+		"       pg_rest --check-config [CONFIG_FILE]\n"
 		"       pg_rest --dump-schema [CONFIG_FILE]\n"
-		"       pg_rest --version\n"
+		"       pg_rest --list-keys | --version | --help\n"
 		"\n"
 		"A PostgREST-compatible REST API for PostgreSQL, served over FastCGI.\n"
 		"Normally started by spawn-fcgi or Apache mod_fcgid, which pass the\n"
 		"listening socket on standard input.  The configuration file may also\n"
 		"be named by PG_REST_CONFIG; PGRST_* variables override its keys.\n"
+		"\n"
+		"Options:\n"
+		"  --listen PATH|HOST:PORT  open the FastCGI socket itself (unix socket\n"
+		"                           path, or IPv4 address and port) instead of\n"
+		"                           using the spawner's socket on standard input\n"
+		"  --check-config           load and check the configuration, print the\n"
+		"                           effective value of every key (secrets masked)\n"
+		"                           and exit: 0 when usable, 1 on an error\n"
+		"  --check                  the same (older spelling)\n"
+		"  --dump-schema            connect, load the schema cache, print it as\n"
+		"                           JSON and exit\n"
+		"  --list-keys              print every configuration key pg_rest knows\n"
+		"                           (name, type, default, old name) and exit\n"
+		"  --version                print the version and exit\n"
+		"  -h, --help               print this help and exit\n"
+		"\n"
 		"See pg_rest(8) and pg_rest.conf(5).\n");
 }
 
@@ -100,6 +116,27 @@ static bool stdin_is_listening_socket(void)
 	socklen_t len = sizeof(listening);
 
 	return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+/*
+ * Shared hosting: mod_fcgid started us for an .htaccess, which cannot use
+ * FcgidInitialEnv, so neither an argument nor PG_REST_CONFIG in the
+ * process environment names the configuration (SetEnv reaches us only as
+ * a request param).  Then the first request brings it:
+ * worker_config_for_request() takes SetEnv's PG_REST_CONFIG or the
+ * .pg_rest.conf next to the program.  Not when PGRST_* variables are set:
+ * a configuration from the environment alone works as it always did.
+ */
+static bool config_comes_with_requests(const char *config_path, const char *listen_addr)
+{
+	extern char **environ;
+
+	if (config_path != NULL || listen_addr != NULL)
+		return false;
+	for (char **e = environ; *e != NULL; e++)
+		if (strncmp(*e, "PGRST_", 6) == 0)
+			return false;
+	return stdin_is_listening_socket();
 }
 
 static int serve(struct worker *w, int sock)
@@ -124,7 +161,9 @@ static int serve(struct worker *w, int sock)
 				(got_reload_schema ? WANT_SCHEMA : 0);
 
 		got_reload_config = got_reload_schema = 0;
-		worker_refresh(w, want);
+		/* no configuration yet: see config_comes_with_requests() */
+		if (w->cfg != NULL)
+			worker_refresh(w, want);
 
 		sigprocmask(SIG_UNBLOCK, &served, NULL);
 		int rc = FCGX_Accept_r(&req);
@@ -136,6 +175,15 @@ static int serve(struct worker *w, int sock)
 			if (!got_shutdown)
 				log_error("FCGX_Accept_r failed: %d", rc);
 			break;
+		}
+		int cr = worker_config_for_request(w, &req);
+
+		if (cr < 0) {
+			/* answered with an error; -2: this worker belongs to another site */
+			FCGX_Finish_r(&req);
+			if (cr == -2)
+				got_shutdown = 1;
+			continue;
 		}
 		/* NOTIFYs that came while we waited in accept() */
 		worker_refresh(w, 0);
@@ -155,8 +203,11 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
 			listen_addr = argv[++i];
-		} else if (strcmp(argv[i], "--check") == 0) {
+		} else if (strcmp(argv[i], "--check-config") == 0 || strcmp(argv[i], "--check") == 0) {
 			check_only = true;
+		} else if (strcmp(argv[i], "--list-keys") == 0) {
+			config_list_keys(stdout);
+			return 0;
 		} else if (strcmp(argv[i], "--dump-schema") == 0) {
 			dump_schema = true;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -183,13 +234,23 @@ int main(int argc, char **argv)
 	struct worker w;
 
 	memset(&w, 0, sizeof(w));
+	if (!check_only && !dump_schema && config_comes_with_requests(config_path, listen_addr)) {
+		int rc = serve(&w, 0);
+
+		if (w.cfg != NULL)
+			worker_stop(&w);
+		return rc;
+	}
 	w.cfg = calloc(1, sizeof(*w.cfg));
 	if (w.cfg == NULL || worker_load_config(w.cfg, config_path) < 0) {
 		free(w.cfg);
 		return 1;
 	}
 	if (check_only) {
-		printf("%s: configuration OK\n", config_path ? config_path : "(environment)");
+		/* the values on stdout load again as a file; the verdict goes to stderr */
+		config_print(w.cfg, stdout);
+		fflush(stdout);
+		fprintf(stderr, "%s: configuration OK\n", config_path ? config_path : "(environment)");
 		config_free(w.cfg);
 		free(w.cfg);
 		return 0;

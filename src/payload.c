@@ -261,12 +261,33 @@ static int parse_form(const char *body, size_t len, struct arena *a, struct payl
 	return 0;
 }
 
+/*
+ * A NUL byte in a CSV body, or %00 in a form body: converted to JSON through
+ * C strings it would silently cut the value (and the key) short there.
+ * PostgREST turns it into \u0000, which PostgreSQL refuses for text; answer
+ * that error without going to the database.
+ */
+static bool has_nul(const char *body, size_t len, bool form)
+{
+	if (memchr(body, '\0', len) != NULL)
+		return true;
+	for (size_t i = 0; form && i + 2 < len; i++)
+		if (body[i] == '%' && body[i + 1] == '0' && body[i + 2] == '0')
+			return true;
+	return false;
+}
+
 int payload_parse(enum payload_type type, const char *body, size_t len, bool need_keys,
 		  struct arena *a, struct payload *out, struct http_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (body == NULL)
 		body = "";
+	if ((type == PAYLOAD_CSV || type == PAYLOAD_FORM) && has_nul(body, len, type == PAYLOAD_FORM)) {
+		http_error_set(err, 400, "22P05", "unsupported Unicode escape sequence",
+			       "\\u0000 cannot be converted to text.", NULL);
+		return -1;
+	}
 	switch (type) {
 	case PAYLOAD_CSV:
 		return parse_csv(body, len, a, out, err);

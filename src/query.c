@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ------------------------------------------------------------------ */
 /* small growable arrays in the arena                                 */
@@ -1022,6 +1023,45 @@ static int parse_one_param(struct query *q, struct arena *a, const struct param 
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* the Range header                                                   */
+
+int query_apply_range(struct query_level *root, const char *h, struct http_error *err)
+{
+	long long lo, hi = -1;
+	char *end;
+
+	if (h == NULL)
+		return 0;
+	if (strncasecmp(h, "items=", 6) == 0)
+		h += 6;
+	if (!isdigit((unsigned char)*h))
+		return 0;
+	lo = strtoll(h, &end, 10);
+	if (*end++ != '-')
+		return 0;
+	if (isdigit((unsigned char)*end)) {
+		hi = strtoll(end, &end, 10);
+		if (hi < lo) {
+			http_error_set(err, 416, "PGRST103", "Requested range not satisfiable",
+				       "The lower boundary must be lower than or equal to the upper boundary in the Range header.",
+				       NULL);
+			return -1;
+		}
+	}
+	if (*end != '\0')
+		return 0;
+
+	long long q_lo = root->offset;
+	long long q_hi = root->limit >= 0 ? root->offset + root->limit - 1 : -1;
+	long long n_lo = lo > q_lo ? lo : q_lo;
+	long long n_hi = hi < 0 ? q_hi : (q_hi < 0 || hi < q_hi ? hi : q_hi);
+
+	root->offset = n_lo;
+	root->limit = n_hi < 0 ? -1 : (n_hi >= n_lo ? n_hi - n_lo + 1 : 0);
+	return 0;
+}
+
 /* Percent-encode all but A-Z a-z 0-9 - _ . ~ (Network.HTTP's urlEncode). */
 void query_url_encode(struct sbuf *b, const char *s)
 {
@@ -1068,13 +1108,33 @@ static const char *canonical(struct param *ps, int n, struct arena *a)
 	return b.data;
 }
 
+/*
+ * %00 decodes to a NUL byte, which silently ends the C string there:
+ * "name=eq.admin%00x" would match "admin", "select=id%00,secret" would
+ * select id.  PostgreSQL refuses NUL in text, so PostgREST (which sends
+ * the bytes as they are) answers PostgreSQL's error; so does pg_rest,
+ * before anything is parsed.
+ */
+static bool has_encoded_nul(const char *s)
+{
+	for (; *s; s++)
+		if (s[0] == '%' && s[1] == '0' && s[2] == '0')
+			return true;
+	return false;
+}
+
 int query_parse(const char *qs, struct arena *a, struct query *q, struct http_error *err)
 {
 	struct param *ps;
-	int n = split_params(qs ? qs : "", a, &ps);
-	int lvcap = 0, argcap = 0;
+	int n, lvcap = 0, argcap = 0;
 
 	memset(q, 0, sizeof(*q));
+	if (qs != NULL && has_encoded_nul(qs)) {
+		http_error_set(err, 400, "22021", "invalid byte sequence for encoding \"UTF8\": 0x00",
+			       NULL, NULL);
+		return -1;
+	}
+	n = split_params(qs ? qs : "", a, &ps);
 	q->canonical = canonical(ps, n, a);
 	level_for(q, a, "", &lvcap);
 	for (int i = 0; i < n; i++) {

@@ -135,6 +135,15 @@ static inline struct query_level *query_root(struct query *q)
 	return &q->levels[0];
 }
 
+/*
+ * The Range request header ("0-9", "items=10-", any case of "items=")
+ * narrows the root level's limit/offset to the intersection of the two
+ * ranges, as PostgREST does.  An unparsable header (or NULL) is ignored.
+ * Returns 0, or -1 with err set (416 PGRST103) when lower > upper.
+ * The caller decides whether the method takes a Range (GET only).
+ */
+int query_apply_range(struct query_level *root, const char *range, struct http_error *err);
+
 /* Append s percent-encoded (all but A-Z a-z 0-9 - _ . ~), as PostgREST does. */
 void query_url_encode(struct sbuf *b, const char *s);
 

@@ -61,6 +61,44 @@ const char *request_header(const struct request *r, const char *name)
 	return NULL;
 }
 
+/*
+ * SetEnv values are per-request params, not the process environment, so
+ * a worker spawned for an .htaccess can only learn its configuration from
+ * its requests.  A client cannot forge these: its headers arrive as HTTP_*.
+ * Last occurrence wins, as for every CGI variable; empty counts as absent.
+ */
+const char *request_config_path(char *const *envp, struct arena *a, const char **from)
+{
+	const char *set = NULL, *redirected = NULL, *script = NULL;
+
+	for (char *const *e = envp; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (eq == NULL || eq[1] == '\0')
+			continue;
+		size_t klen = (size_t)(eq - *e);
+
+#define IS(name) (klen == sizeof(name) - 1 && memcmp(*e, name, klen) == 0)
+		if (IS("PG_REST_CONFIG"))
+			set = eq + 1;
+		else if (IS("REDIRECT_PG_REST_CONFIG"))
+			redirected = eq + 1;
+		else if (IS("SCRIPT_FILENAME"))
+			script = eq + 1;
+#undef IS
+	}
+	if (set != NULL || redirected != NULL) {
+		*from = set != NULL ? "PG_REST_CONFIG" : "REDIRECT_PG_REST_CONFIG";
+		return arena_strdup(a, set != NULL ? set : redirected);
+	}
+	const char *slash = script != NULL ? strrchr(script, '/') : NULL;
+
+	if (slash == NULL)
+		return NULL;
+	*from = "SCRIPT_FILENAME";
+	return arena_printf(a, "%.*s/.pg_rest.conf", (int)(slash - script), script);
+}
+
 /* Decode %XX in the path part of a URI (no '+' rule in paths). */
 static char *uri_path_decode(struct arena *a, const char *uri)
 {

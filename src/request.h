@@ -47,4 +47,15 @@ int request_from_params(struct request *r, char *const *envp, struct arena *a,
 /* The value of a request header by lower-case name, or NULL. */
 const char *request_header(const struct request *r, const char *name);
 
+/*
+ * Where a worker started without any configuration looks for one (Apache
+ * mod_fcgid driven from .htaccess, where FcgidInitialEnv is not allowed):
+ * the request's PG_REST_CONFIG param (SetEnv in .htaccess; after the
+ * front controller's internal redirect also REDIRECT_PG_REST_CONFIG), else
+ * ".pg_rest.conf" in the directory of SCRIPT_FILENAME (the program file).
+ * Returns the path, in a, or NULL when the params name neither; *from is
+ * set to the param the path came from.
+ */
+const char *request_config_path(char *const *envp, struct arena *a, const char **from);
+
 #endif

@@ -169,18 +169,23 @@ char *http_error_json(struct arena *a, const struct http_error *e)
 {
 	struct sbuf b;
 
+	/*
+	 * json_put_text: messages echo what the client sent (a table name
+	 * from the path, a select list), which need not be UTF-8; the body
+	 * must stay valid JSON, so such bytes become U+FFFD.
+	 */
 	sbuf_init(&b, a, 256);
 	sbuf_puts(&b, "{\"code\":");
-	json_put_string(&b, e->code);
+	json_put_text(&b, e->code);
 	sbuf_puts(&b, ",\"details\":");
 	if (e->details_json && e->details != NULL)
 		sbuf_puts(&b, e->details);
 	else
-		json_put_string(&b, e->details);
+		json_put_text(&b, e->details);
 	sbuf_puts(&b, ",\"hint\":");
-	json_put_string(&b, e->hint);
+	json_put_text(&b, e->hint);
 	sbuf_puts(&b, ",\"message\":");
-	json_put_string(&b, e->message);
+	json_put_text(&b, e->message);
 	sbuf_putc(&b, '}');
 	return b.data;
 }

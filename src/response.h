@@ -48,6 +48,17 @@ struct response {
 
 void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool head_only);
 void response_header(struct response *r, const char *name, const char *value);
+
+/*
+ * The longest Content-Location / Location value sent.  They echo the query
+ * string (up to ~32 KiB through nginx's large_client_header_buffers) or a
+ * primary key from the body; when all headers pass nginx's
+ * fastcgi_buffer_size (one page, 4k, by default; 16k in the shipped example)
+ * nginx answers 502 "upstream sent too big header", and Apache refuses
+ * header lines over 8190 bytes (500).  A longer one is left out, so the
+ * headers fit nginx's default buffer: the answer matters more than the echo.
+ */
+#define RESPONSE_MAX_ECHO_HEADER 2048
 void response_headerf(struct response *r, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Send status, headers and body (body may be NULL). Returns -1 when the client is gone. */

@@ -284,13 +284,13 @@ static void args_from_query(struct ctx *c, const struct query *q, struct call *c
  * (PostgreSQL checks the encoding and the XML), bytea in hex format so
  * that any byte, NUL included, survives a text parameter.
  */
-static const char *raw_body_value(struct ctx *c, const char *type)
+static const char *raw_body_value(struct ctx *c, bool as_hex)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)c->req.body;
 	char *out;
 
-	if (strcmp(type, "bytea") != 0)
+	if (!as_hex)
 		return arena_strndup(c->a, c->req.body ? c->req.body : "", c->req.body_len);
 	out = arena_alloc(c->a, 2 * c->req.body_len + 3);
 	out[0] = '\\';
@@ -310,12 +310,14 @@ static int args_from_body(struct ctx *c, struct call *call)
 	int type = payload_type_of(c->req.content_type);
 
 	if ((call->raw_type = raw_body_type(c->req.content_type)) != NULL) {
+		bool bytea = call->raw_type[0] == 'b';    /* "bytea" */
+
 		/* what PostgreSQL would say; a text parameter cannot carry NUL */
-		if (strcmp(call->raw_type, "bytea") != 0 && c->req.body_len > 0 &&
+		if (!bytea && c->req.body_len > 0 &&
 		    memchr(c->req.body, '\0', c->req.body_len) != NULL)
 			return ctx_fail_with(c, 400, "22021",
 					     "invalid byte sequence for encoding \"UTF8\": 0x00", NULL, NULL);
-		call->args_json = raw_body_value(c, call->raw_type);
+		call->args_json = raw_body_value(c, bytea);
 		return 0;
 	}
 	if (c->req.body_len == 0) {

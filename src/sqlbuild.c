@@ -15,6 +15,24 @@
 
 const char SQL_TX_SETTINGS[] =
 	"SELECT pg_catalog.set_config('search_path', $1, true),"
+	/*
+	 * The impersonated role's own settings (ALTER ROLE webuser SET
+	 * statement_timeout = '5s'): SET ROLE does not apply them, so they are
+	 * set transaction-locally before the role, as PostgREST v12 does
+	 * (Config/Database.hs queryRoleSettings): only roles the authenticator
+	 * is a member of, only settings a user may change (context 'user'),
+	 * not default_transaction_isolation.  search_path is left out too: the
+	 * schema chosen by Accept-Profile / Content-Profile wins.  Costs one
+	 * pg_authid lookup when the role has no settings.
+	 */
+	" (SELECT pg_catalog.count(pg_catalog.set_config(kv.k, kv.v, true))"
+	"    FROM pg_catalog.pg_roles AS r,"
+	"         LATERAL (SELECT pg_catalog.split_part(s, '=', 1) AS k,"
+	"                         pg_catalog.substr(s, pg_catalog.strpos(s, '=') + 1) AS v"
+	"                    FROM pg_catalog.unnest(r.rolconfig) AS s) AS kv"
+	"   WHERE r.rolname = $2 AND pg_catalog.pg_has_role(r.oid, 'MEMBER')"
+	"     AND kv.k NOT IN ('default_transaction_isolation', 'search_path')"
+	"     AND (SELECT ps.context FROM pg_catalog.pg_settings AS ps WHERE ps.name = kv.k) = 'user'),"
 	" pg_catalog.set_config('role', $2, true),"
 	" pg_catalog.set_config('request.jwt.claims', $3, true),"
 	" pg_catalog.set_config('request.method', $4, true),"

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "request.h"
+#include "response.h"
 
 int worker_load_config(struct config *cfg, const char *path)
 {
@@ -100,8 +103,9 @@ void worker_refresh(struct worker *w, unsigned want)
 	/*
 	 * Reconnect here, not only when a query needs it: a request the cache
 	 * can answer alone (404 for an unknown table) must not keep an old
-	 * cache alive after an outage.  db_ensure() retries at most once a
-	 * second; reading notifications above notices a dead connection.
+	 * cache alive after an outage.  db_ensure() backs off (125 ms up to
+	 * about 1 s, with jitter); reading notifications above notices a dead
+	 * connection.
 	 */
 	if (w->db.conn == NULL || PQstatus(w->db.conn) != CONNECTION_OK) {
 		struct http_error err;
@@ -123,8 +127,69 @@ void worker_refresh(struct worker *w, unsigned want)
 		reload_schema(w);
 }
 
+/* a 503 in PostgREST's form; the details for the administrator go to the log */
+static int refuse(FCGX_Request *req, struct arena *a, const char *message, const char *hint, int rc)
+{
+	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+	struct response resp;
+	struct http_error err;
+
+	memset(&err, 0, sizeof(err));
+	http_error_set(&err, 503, "PGRST000", message, NULL, hint);
+	response_init(&resp, req->out, a, method != NULL && strcmp(method, "HEAD") == 0);
+	response_error(&resp, &err);
+	return rc;
+}
+
+int worker_config_for_request(struct worker *w, FCGX_Request *req)
+{
+	const char *from = NULL, *path;
+	struct arena a;
+	int rc = 0;
+
+	if (w->cfg != NULL && !w->config_from_request)
+		return 0;
+	arena_init(&a);
+	path = request_config_path(req->envp, &a, &from);
+	if (w->cfg != NULL) {
+		/* never answer one site's request with another site's database and secret */
+		if (path == NULL || strcmp(path, w->config_path) != 0) {
+			log_error("a request for configuration %s reached the worker of %s; exiting",
+				  path != NULL ? path : "(none)", w->config_path);
+			rc = refuse(req, &a, "Server configuration changed",
+				    "Retry the request.", -2);
+		}
+	} else if (path == NULL || (strcmp(from, "SCRIPT_FILENAME") == 0 && access(path, F_OK) != 0)) {
+		log_msg(LOG_CRIT, "no configuration: no argument, no PG_REST_CONFIG in the environment "
+			"or the request (SetEnv), and no %s", path != NULL ? path : ".pg_rest.conf");
+		rc = refuse(req, &a, "Server lacks a configuration",
+			    "See the web server's error log.", -1);
+	} else {
+		struct config *cfg = calloc(1, sizeof(*cfg));
+		char *copy = strdup(path);
+
+		if (cfg == NULL || copy == NULL || worker_load_config(cfg, copy) < 0) {
+			free(cfg);
+			free(copy);
+			rc = refuse(req, &a, "Server configuration is invalid",
+				    "See the web server's error log.", -1);
+		} else {
+			worker_start(w, cfg, copy);
+			w->config_from_request = true;
+			log_set_level(cfg->log_level);
+			log_info("configuration %s (from the request's %s)", copy, from);
+		}
+	}
+	arena_destroy(&a);
+	return rc;
+}
+
 void worker_stop(struct worker *w)
 {
+	if (w->config_from_request)
+		free((char *)w->config_path);
+	w->config_path = NULL;
+	w->config_from_request = false;
 	if (w->schema != NULL)
 		schema_free(w->schema);
 	w->schema = NULL;

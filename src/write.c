@@ -187,13 +187,16 @@ static void location_header(struct ctx *c, const struct write *w, const char *pk
 	if (o == NULL)
 		return;
 	sbuf_init(&b, c->a, 64);
-	sbuf_printf(&b, "/%s?", w->relation);
+	/* the public mount prefix ("" or "/api") keeps the URL usable behind /api/ */
+	sbuf_printf(&b, "%s/%s?", c->req.prefix ? c->req.prefix : "", w->relation);
 	json_object_object_foreach(o, k, v) {
 		sbuf_printf(&b, "%s%s=eq.", n++ ? "&" : "", k);
 		query_url_encode(&b, json_object_get_string(v));
 	}
 	json_object_put(o);
-	response_header(&c->resp, "Location", b.data);
+	/* too long for the web server's header buffer: left out (response.h) */
+	if (b.len < RESPONSE_MAX_ECHO_HEADER)
+		response_header(&c->resp, "Location", b.data);
 }
 
 static int respond_write(struct ctx *c, struct write *w, const char *method, PGresult *res)

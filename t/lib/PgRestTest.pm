@@ -178,6 +178,55 @@ nginx.  Returns the base URL.
 
 =back
 
+=head2 Apache
+
+=over
+
+=item C<PgRestTest::apache_missing()>
+
+What is missing to run Apache with mod_fcgid (C<apache2>,
+F</usr/lib/apache2/modules/mod_fcgid.so>), or the empty string.
+
+=item C<< $t->start_apache(conf => 'pg_rest.conf', config => $path, set => {...}) >>
+
+Starts C<apache2 -DFOREGROUND -f TMP/apache/httpd.conf -d TMP/apache> as a
+child of the test, on a free 127.0.0.1 port (retried when the port is
+taken), and waits until the port accepts.  The server config around the
+site is generated (modules, C<User>/C<Group> nobody/nogroup as root, mod_fcgid's
+IPC directory and process table in TMP/apache/run, short scan intervals,
+C<FcgidInitialEnv> for C<PG_REST_LOG> and the sanitizers' C<log_path>, so
+that C<sanitizer_reports> finds their reports).  The site is a shipped file:
+
+C<< conf => 'pg_rest.conf' >> or C<'pg_rest-api-prefix.conf'>: the virtual
+host from F<apache/>, with only F</usr/lib/cgi-bin> (the program is copied
+to TMP/apache/cgi-bin/pg_rest), F</etc/pg_rest/pg_rest.conf> (C<config>),
+F</var/www/html> (TMP/apache/htdocs) and C<*:80> replaced.
+C<< set => { FcgidMaxRequestsPerProcess => 3 } >> replaces the value of
+directives the file already has.
+
+C<< htaccess => 'pg_rest.htaccess' >> or C<'pg_rest-fileinfo.htaccess'>:
+shared hosting.  The file becomes TMP/apache/htdocs/DIR/.htaccess
+(C<< dir => 'site' >>) next to a copy of the program named pg_rest.fcgi,
+in a generated virtual host with C<< AllowOverride ALLOW >> for DIR
+(C<< allow_override => 'All' >>); C<config> replaces the path of its
+C<SetEnv PG_REST_CONFIG> line (it must have one then).  C<< host_conf =>
+$text >> adds directives to that virtual host.
+
+Dies if a shipped file lacks a string it should replace.  Calling it again
+restarts Apache.  Returns the base URL.
+
+=item C<< $t->stop_apache() >>
+
+Stops Apache (SIGTERM; mod_fcgid then stops its workers) and any worker
+that outlived it.
+
+=item C<< $t->apache_dir >>, C<< $t->apache_error_log() >>
+
+TMP/apache, and the text of Apache's error logs (the server's and the
+virtual host's) written since the last C<start_apache>.
+
+=back
+
 =head2 HTTP and tokens
 
 =over
@@ -470,7 +519,11 @@ sub pg_host    { $_[0]{pg_host} }
 sub pg_port    { $_[0]{pg_port} }
 sub socket     { $_[0]{socket} }
 sub base_url   { $_[0]{base_url} }
-sub worker_pids { @{ $_[0]{worker_pids} || [] } }
+sub worker_pids {
+	my ($self, $group) = @_;
+	return @{ $self->{worker_pids} || [] } unless defined $group && length $group;
+	return @{ ($self->{worker_groups}{$group} || {})->{pids} || [] };
+}
 sub sql_path   { my ($self, $f) = @_; return "$self->{srcdir}/sql/$f" }
 
 # ---------------------------------------------------------------------------
@@ -803,14 +856,20 @@ sub _worker_bin {
 
 sub start_workers {
 	my ($self, %o) = @_;
-	$self->stop_workers;
+	my $group = $o{group} // '';
+	die "PgRestTest: bad worker group name '$group'\n" unless $group =~ /\A\w*\z/;
+	$self->stop_workers(group => $group);
+	my $tag  = length $group ? "-$group" : '';
 	my $n    = $o{workers} // 2;
-	my $conf = $self->write_config($o{config} // {});
-	my $sock = "$self->{tmp}/pg_rest.sock";
-	my $pidf = "$self->{tmp}/workers.pid";
+	my $conf = $self->write_config($o{config} // {}, "$self->{tmp}/pg_rest$tag.conf");
+	my $port = $o{port};
+	die "PgRestTest: bad worker port '$port'\n" if defined $port && $port !~ /\A\d+\z/;
+	my $sock = defined $port ? undef : "$self->{tmp}/pg_rest$tag.sock";
+	my $addr = defined $port ? "127.0.0.1:$port" : $sock;
+	my $pidf = "$self->{tmp}/workers$tag.pid";
 	my $log  = "$self->{tmp}/pg_rest.log";
 	my $wlog = "$self->{tmp}/wlog";
-	unlink $sock, $pidf;
+	unlink grep { defined } $sock, $pidf;
 	make_path($wlog);
 	chmod 01777, $wlog;
 	unless (-e $log) { _spew($log, '') }
@@ -818,7 +877,9 @@ sub start_workers {
 	my $bin = $self->_worker_bin;
 	my $spawn = _which('spawn-fcgi') or die "PgRestTest: spawn-fcgi not found\n";
 
-	my @cmd = ($spawn, '-s', $sock, '-M', '0666', '-F', $n, '-P', $pidf);
+	# TCP only ever on the loopback address (spawn-fcgi's default is 0.0.0.0)
+	my @cmd = ($spawn, (defined $port ? ('-a', '127.0.0.1', '-p', $port) : ('-s', $sock, '-M', '0666')),
+		   '-F', $n, '-P', $pidf);
 	my ($u, $g) = $self->_worker_user;
 	push @cmd, '-u', $u, '-g', $g if $u;
 	push @cmd, '--', $bin, $conf;
@@ -834,11 +895,16 @@ sub start_workers {
 	my ($st, $out, $err) = $self->_run(\@cmd, env => \%env, timeout => 30);
 	my $pids = _slurp($pidf) // '';
 	my @pids = grep { /\A\d+\z/ } split /\s+/, $pids;
-	$self->{worker_pids} = \@pids;
-	$self->{socket} = $sock;
+	if (length $group) {
+		$self->{worker_groups}{$group} = { pids => \@pids, addr => $addr, pidfile => $pidf };
+	} else {
+		$self->{worker_pids} = \@pids;
+		$self->{socket} = $sock;
+		$self->{worker_addr} = $addr;
+	}
 	if ($st != 0 || !@pids) {
 		my $l = _tail($self->log_contents, 30);
-		$self->stop_workers;
+		$self->stop_workers(group => $group);
 		die "PgRestTest: spawn-fcgi failed (exit " . ($st >> 8) . "):\n$out$err"
 		  . "worker log:\n$l";
 	}
@@ -846,20 +912,35 @@ sub start_workers {
 	# their start-up (config errors make them exit at once)
 	sleep 0.2;
 	my @alive = grep { _alive($_) } @pids;
-	if (!@alive || !-S $sock) {
+	my $listening = defined $port
+		? do { my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+						     Proto => 'tcp', Timeout => 2); $c ? (close($c), 1)[1] : 0 }
+		: -S $sock;
+	if (!@alive || !$listening) {
 		my $l = _tail($self->log_contents, 30);
-		$self->stop_workers;
+		$self->stop_workers(group => $group);
 		die "PgRestTest: workers exited right after start (config: $conf):\n$l";
 	}
-	return $sock;
+	return $addr;
 }
 
 sub stop_workers {
-	my ($self) = @_;
-	my @pids = @{ $self->{worker_pids} || [] };
-	_terminate(10, @pids) if @pids;
-	$self->{worker_pids} = [];
-	unlink "$self->{tmp}/pg_rest.sock", "$self->{tmp}/workers.pid";
+	my ($self, %o) = @_;
+	my @groups = exists $o{group} ? ($o{group} // '')
+		   : ('', sort keys %{ $self->{worker_groups} || {} });
+	for my $group (@groups) {
+		if (length $group) {
+			my $gr = delete $self->{worker_groups}{$group} or next;
+			_terminate(10, @{ $gr->{pids} }) if @{ $gr->{pids} };
+			unlink $gr->{pidfile};
+			unlink $gr->{addr} if $gr->{addr} =~ m{\A/};
+			next;
+		}
+		my @pids = @{ $self->{worker_pids} || [] };
+		_terminate(10, @pids) if @pids;
+		$self->{worker_pids} = [];
+		unlink "$self->{tmp}/pg_rest.sock", "$self->{tmp}/workers.pid";
+	}
 }
 
 sub log_contents {
@@ -875,15 +956,38 @@ sub sanitizer_reports {
 # ---------------------------------------------------------------------------
 # nginx
 
+# The shipped example for a prefix of start_nginx
+my %EXAMPLE_FOR_PREFIX = ('/' => 'pg_rest.conf', '/api' => 'pg_rest-api-prefix.conf');
+
+# nginx/$file with only addresses, ports and paths replaced: the socket,
+# the listen lines (127.0.0.1:8080 or 80 -> @LISTEN@, 443 ssl ->
+# @LISTEN_TLS@; IPv6 listen lines are dropped), the certificate paths
+# ($o{cert}, $o{key}), the upstream servers ($o{backends}, in order) and
+# the log files.
 sub _example_server_block {
-	my ($self, $prefix) = @_;
-	my $file = $prefix eq '/' ? 'pg_rest.conf' : $prefix eq '/api' ? 'pg_rest-api-prefix.conf' : undef;
+	my ($self, $file, %o) = @_;
 	return undef unless $file && -f "$self->{srcdir}/nginx/$file";
 	my $text = _slurp("$self->{srcdir}/nginx/$file");
-	my $n1 = ($text =~ s{unix:/run/pg_rest/pg_rest\.sock}{unix:\@SOCKET\@}g);
-	my $n2 = ($text =~ s{^(\s*)listen\s+127\.0\.0\.1:8080\s*;}{$1listen \@LISTEN\@;}mg);
-	die "PgRestTest: nginx/$file: expected 'unix:/run/pg_rest/pg_rest.sock' and "
-	  . "'listen 127.0.0.1:8080;' to substitute\n" unless $n1 && $n2;
+	my $n_sock = ($text =~ s{unix:/run/pg_rest/pg_rest\.sock}{unix:\@SOCKET\@}g);
+	my $n_listen = ($text =~ s{^(\s*)listen\s+(?:127\.0\.0\.1:8080|80)\s*;}{$1listen \@LISTEN\@;}mg);
+	$text =~ s{^(\s*)listen\s+(?:\S+:)?443\s+ssl\s*;}{$1listen \@LISTEN_TLS\@ ssl;}mg;
+	$text =~ s{^[ \t]*listen\s+\[[^\n;]*;[^\n]*\n}{}mg;
+	my $needs_sock = $text =~ /fastcgi_pass\s+unix:/;
+	die "PgRestTest: nginx/$file: expected 'unix:/run/pg_rest/pg_rest.sock' (or an upstream) and "
+	  . "'listen 127.0.0.1:8080;' or 'listen 80;' to substitute\n"
+		unless $n_listen && ($n_sock || !$needs_sock);
+	if ($text =~ /^\s*ssl_certificate\s/m) {
+		die "PgRestTest: nginx/$file needs cert => and key =>\n" unless $o{cert} && $o{key};
+		$text =~ s{^(\s*ssl_certificate)\s+[^;\s]+\s*;}{$1 $o{cert};}mg;
+		$text =~ s{^(\s*ssl_certificate_key)\s+[^;\s]+\s*;}{$1 $o{key};}mg;
+	}
+	my @backends = @{ $o{backends} || [] };
+	if ($text =~ /^\s*upstream\s/m) {
+		my $i = 0;
+		$text =~ s{^(\s*server\s+)\d+\.\d+\.\d+\.\d+:\d+}{$1 . ($backends[$i++] // '@NO_BACKEND@')}mge;
+		die "PgRestTest: nginx/$file has $i upstream servers, backends => gives " . scalar(@backends) . "\n"
+			unless $i == @backends;
+	}
 	# log files of the example go to the private prefix
 	$text =~ s{^(\s*(?:access_log|error_log))\s+\S+}{$1 \@LOGDIR\@/server.log}mg;
 	return $text;
@@ -929,8 +1033,12 @@ sub start_nginx {
 	my $ngx = "$self->{tmp}/ngx";
 	make_path("$ngx/logs", map { "$ngx/tmp/$_" } qw(body fastcgi proxy scgi uwsgi));
 	chmod 0755, $ngx;
-	my $server = $o{server_conf} // $self->_example_server_block($prefix)
+	die "PgRestTest: no example nginx/$o{example}\n"
+		if $o{example} && !-f "$self->{srcdir}/nginx/$o{example}";
+	my $server = $o{server_conf}
+	          // $self->_example_server_block($o{example} // $EXAMPLE_FOR_PREFIX{$prefix}, %o)
 	          // $self->_generated_server_block($prefix);
+	my $nworkers = $o{worker_processes} // 1;
 	my $user = $self->{is_root} ? "user nobody nogroup;\n" : '';
 	$user = "user $o{user};\n" if $self->{is_root} && $o{user};
 
@@ -939,12 +1047,15 @@ sub start_nginx {
 		my $port = $o{port} // _free_port();
 		(my $srv = $server) =~ s/\@SOCKET\@/$sock/g;
 		$srv =~ s/\@LISTEN\@/127.0.0.1:$port/g;
+		# more ports: @LISTEN_TLS@ etc., see nginx_port()
+		my %ports;
+		$srv =~ s{\@LISTEN_(\w+)\@}{'127.0.0.1:' . ($ports{$1} //= _free_port())}ge;
 		$srv =~ s/\@LOGDIR\@/$ngx\/logs/g;
 		my $conf = <<"EOC";
 # written by PgRestTest
 ${user}daemon off;
 master_process on;
-worker_processes 1;
+worker_processes $nworkers;
 pid $ngx/logs/nginx.pid;
 error_log $ngx/logs/error.log info;
 events { worker_connections 128; }
@@ -988,6 +1099,7 @@ EOC
 		}
 		if ($up) {
 			$self->{nginx_port} = $port;
+			$self->{nginx_ports} = \%ports;
 			return $self->{base_url} = "http://127.0.0.1:$port";
 		}
 		my $errlog = _slurp("$ngx/logs/error.log") // '';
@@ -1005,6 +1117,12 @@ sub stop_nginx {
 	return unless $pid;
 	_terminate(10, $pid);
 	delete $self->{base_url};
+}
+
+sub nginx_port {
+	my ($self, $name) = @_;
+	return $self->{nginx_port} unless defined $name;
+	return ($self->{nginx_ports} || {})->{$name};
 }
 
 sub nginx_error_log {

@@ -595,6 +595,156 @@ static void test_pre_request(void)
 			    "got \".fn\""), "pre-request: message");
 }
 
+/* config_print() into a malloc'd string (caller frees) */
+static char *printed(const struct config *cfg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	config_print(cfg, f);
+	fclose(f);
+	return buf;
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+static void test_print(void)
+{
+	static const struct {
+		const char *uri, *want;
+	} uris[] = {
+		{ "postgresql://dbauth:mysecret@localhost:5432/demobase",
+		  "postgresql://dbauth:********@localhost:5432/demobase" },
+		{ "postgres://u:p%40ss@/db?host=/tmp&password=other&sslmode=require",
+		  "postgres://u:********@/db?host=/tmp&password=********&sslmode=require" },
+		{ "postgresql://dbauth@/db?host=/tmp&port=5432",
+		  "postgresql://dbauth@/db?host=/tmp&port=5432" },
+		{ "postgresql://host/db?application_name=a:b@c",
+		  "postgresql://host/db?application_name=a:b@c" },
+		{ "host=/tmp password='se cr\\'et' user=x",
+		  "host=/tmp password=******** user=x" },
+		{ "password = plain dbname=d",
+		  "password = ******** dbname=d" },
+		{ "dbname=d passwordx=visible",
+		  "dbname=d passwordx=visible" },
+	};
+	struct config cfg;
+	char line[512], *out, *out2, *keys = NULL;
+	size_t keys_len = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		char *envp[] = { line, NULL };
+
+		snprintf(line, sizeof(line), "PGRST_DB_URI=%s", uris[i].uri);
+		is_int(config_load(&cfg, NULL, envp, err, sizeof(err), warn, sizeof(warn)), 0,
+		       "print: load db-uri %zu", i);
+		out = printed(&cfg);
+		/* the wanted text has no " or \, so it is printed as it is */
+		snprintf(line, sizeof(line), "db-uri = \"%s\"", uris[i].want);
+		if (!ok(has_line(out, line), "print: db-uri masked: %s", uris[i].want))
+			printf("# %s", out);
+		free(out);
+		config_free(&cfg);
+	}
+
+	/* defaults: every key, "" for unset, ignored keys as comments */
+	is_int(config_load(&cfg, NULL, no_env, err, sizeof(err), warn, sizeof(warn)), 0,
+	       "print: defaults load");
+	out = printed(&cfg);
+	ok(has_line(out, "db-max-rows = -1"), "print: integer bare");
+	ok(has_line(out, "db-schemas = \"public\""), "print: list quoted");
+	ok(has_line(out, "db-anon-role = \"\"  # not set"), "print: unset string");
+	ok(has_line(out, "jwt-secret = \"\"  # not set"), "print: no secret");
+	ok(has_line(out, "jwt-optional = false"), "print: boolean bare");
+	ok(has_line(out, "log-level = \"error\""), "print: log level by name");
+	ok(has_line(out, "db-tx-end = \"commit\""), "print: choice quoted");
+	ok(has_line(out, "# server-port: accepted and ignored (pg_rest runs behind the web server)"),
+	   "print: a server key as a comment");
+	ok(has_line(out, "# db-config: accepted and ignored (not supported yet)"),
+	   "print: an unsupported key as a comment");
+
+	/* each key of --list-keys: one value line, or one comment line if ignored */
+	f = open_memstream(&keys, &keys_len);
+	config_list_keys(f);
+	fclose(f);
+	int n_keys = 0, n_found = 0;
+
+	for (char *k = strtok(keys, "\n"); k != NULL; k = strtok(NULL, "\n")) {
+		char *tab = strchr(k, '\t');
+		char want[256];
+
+		if (tab == NULL || strncmp(k, "app.settings.", 13) == 0)
+			continue;
+		*tab = '\0';
+		n_keys++;
+		if (strncmp(tab + 1, "ignored\t", 8) == 0 || strncmp(tab + 1, "unsupported\t", 12) == 0)
+			snprintf(want, sizeof(want), "\n# %s: accepted and ignored", k);
+		else
+			snprintf(want, sizeof(want), "\n%s = ", k);
+		if (strstr(out, want) != NULL || strncmp(out, want + 1, strlen(want + 1)) == 0)
+			n_found++;
+		else
+			printf("# not printed: %s\n", k);
+	}
+	ok(n_keys > 40, "list-keys: %d keys", n_keys);
+	is_int(n_found, n_keys, "print: every key listed by --list-keys is printed");
+	free(keys);
+	free(out);
+	config_free(&cfg);
+
+	/* secrets */
+	is_int(load(&cfg, "jwt-secret = \"a-secret-of-at-least-thirty-two-chars\"\n"
+			  "app.settings.jwt_secret = \"app-secret-value\"\n"
+			  "app.settings.api_key = \"key-value\"\n"
+			  "app.settings.colour = \"blue\"\n", no_env), 0, "print: secrets load");
+	out = printed(&cfg);
+	ok(strstr(out, "thirty-two") == NULL, "print: jwt-secret not shown");
+	ok(has_line(out, "jwt-secret = \"********\"  # set, 37 bytes"), "print: jwt-secret masked");
+	ok(strstr(out, "app-secret-value") == NULL && has_line(out, "app.settings.jwt_secret = \"********\""),
+	   "print: app.settings.jwt_secret masked");
+	ok(strstr(out, "key-value") == NULL && has_line(out, "app.settings.api_key = \"********\""),
+	   "print: app.settings.api_key masked");
+	ok(has_line(out, "app.settings.colour = \"blue\""), "print: other app.settings shown");
+	free(out);
+	config_free(&cfg);
+
+	/* the output loads again and prints the same */
+	is_int(load(&cfg, "db-channel = \"a\\\"b\\\\c$$(x)$$$$d\\te\\n\"\n"
+			  "db-schemas = \"api, v2 ,public\"\n"
+			  "db-extra-search-path = \"\"\n"
+			  "db-max-rows = 12345678901\n"
+			  "db-pre-request = \"\\\"my.schema\\\".check\"\n"
+			  "log-level = \"debug\"\n", no_env), 0, "print: round trip: load");
+	out = printed(&cfg);
+	if (!ok(has_line(out, "db-channel = \"a\\\"b\\\\c$$(x)$$$d\\te\\n\""),
+		"print: quotes, backslashes, $$ and escapes"))
+		printf("# %s", out);
+	ok(has_line(out, "db-schemas = \"api, v2, public\""), "print: list joined");
+	ok(has_line(out, "db-extra-search-path = \"\""), "print: empty list");
+	ok(has_line(out, "db-max-rows = 12345678901"), "print: long integer");
+	config_free(&cfg);
+	if (!is_int(load(&cfg, out, no_env), 0, "print: round trip: the output loads"))
+		printf("# %s\n", err);
+	out2 = printed(&cfg);
+	is_str(out2, out, "print: round trip: and prints the same");
+	is_str(cfg.db_channel, "a\"b\\c$(x)$$d\te\n", "print: round trip: db-channel");
+	is_int(cfg.n_db_extra_search_path, 0, "print: round trip: empty list stays empty");
+	free(out);
+	free(out2);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -609,5 +759,6 @@ int main(void)
 	test_secrets();
 	test_pre_request();
 	test_keys();
+	test_print();
 	return done_testing();
 }
