@@ -14,6 +14,8 @@
  * BODY_FILE holds the body to answer with (bench/run passes the body
  * pg_rest answered for the same request, so both move the same bytes);
  * without it the body is a small JSON array.  STATUS defaults to 200.
+ * With FCGI_MIN_LINGER set in the environment it ends each request with
+ * libfcgi's own lingering close (see bench/README), as pg_rest did before.
  *
  * Built by bench/run with: cc -O2 -o fcgi-min fcgi-min.c -lfcgi
  */
@@ -55,6 +57,7 @@ int main(int argc, char **argv)
 	int head_len;
 	static char sink[65536];
 	FCGX_Request req;
+	const char *linger = getenv("FCGI_MIN_LINGER");   /* set: libfcgi's own close */
 
 	if (argc > 1 && (body = slurp(argv[1], &body_len)) == NULL) {
 		perror(argv[1]);
@@ -67,12 +70,19 @@ int main(int argc, char **argv)
 		return 1;
 	FCGX_InitRequest(&req, 0, 0);
 	while (FCGX_Accept_r(&req) >= 0) {
-		/* read the body as a real worker must (POST cases) */
+		/* read the body as a real worker must (POST cases), to its end */
 		while (FCGX_GetStr(sink, sizeof(sink), req.in) > 0)
 			;
 		FCGX_PutStr(head, head_len, req.out);
 		if (status != 204 && body_len > 0)
 			FCGX_PutStr(body, (int)body_len, req.out);
+		/*
+		 * As pg_rest does (src/main.c, finish_request): with the input
+		 * read to its end, close at once instead of libfcgi's half-close
+		 * and wait for the web server to close first.
+		 */
+		if (linger == NULL && FCGX_HasSeenEOF(req.in))
+			FCGX_Detach(&req);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

@@ -395,9 +395,12 @@ struct auth_key {
 	int curve_bits;                 /* KEY_EC: 256, 384 or 521 */
 };
 
+struct token_cache;
+
 struct auth_keys {
 	struct auth_key *keys;
 	int n;
+	struct token_cache *cache;      /* verified tokens (jwt-cache-max-lifetime), lazily */
 };
 
 /* May key k verify (or make) a signature with alg? */
@@ -920,6 +923,8 @@ static int load_jwk_text(struct key_loader *kl, json_object *obj)
 	return 0;
 }
 
+static void token_cache_free(struct token_cache *c);
+
 void auth_keys_free(struct auth_keys *ks)
 {
 	if (ks == NULL)
@@ -934,6 +939,7 @@ void auth_keys_free(struct auth_keys *ks)
 		EVP_PKEY_free(k->pkey);
 	}
 	free(ks->keys);
+	token_cache_free(ks->cache);
 	free(ks);
 }
 
@@ -1446,6 +1452,204 @@ static const char *role_text(struct arena *a, json_object *v)
 }
 
 /* ------------------------------------------------------------------------
+ * Verified tokens: jwt-cache-max-lifetime, jwt-cache-max-entries
+ *
+ * Verifying an HS256 token costs about as many instructions as the rest of
+ * a simple GET together (an OpenSSL HMAC, base64url, two JSON parses;
+ * bench/README), and a client sends the same token with every request.  So
+ * a worker remembers what a token it verified came to: the role, the claims
+ * text, whether that is the anonymous role.  An entry answers while
+ *     made <= now < min(made + jwt-cache-max-lifetime, exp + clock skew),
+ * which is exactly while verifying again would answer the same: exp is the
+ * only check a later clock can fail (nbf and iat only get truer), and a
+ * clock that went back verifies again.  Only successes are kept.  The
+ * entries hang off the keys of one configuration load (struct auth_keys),
+ * so a reload or a switch to another configuration starts empty: the
+ * secret, jwt-aud, jwt-role-claim-key and db-anon-role they depend on come
+ * with the same load.  Tokens longer than TOKEN_CACHE_MAX_LEN are verified
+ * every time, which bounds the memory to about jwt-cache-max-entries times
+ * 7 KiB; a full table first drops its expired entries, and if there were
+ * none, all of them.
+ */
+
+#define TOKEN_CACHE_MAX_LEN 4096
+#define TOKEN_CACHE_MAX_ENTRIES 100000  /* jwt-cache-max-entries above this counts as this */
+
+struct cached_token {
+	char *token;                    /* malloc'd; NULL = empty slot */
+	size_t len;
+	unsigned long hash;
+	char *role;
+	char *claims_json;
+	int is_anon;
+	time_t made;                    /* when it was verified */
+	double until;                   /* answers while now < until */
+};
+
+struct token_cache {
+	struct cached_token *slots;
+	size_t n_slots;                 /* a power of two, at least twice max */
+	size_t used, max;
+	unsigned long hits;
+};
+
+static unsigned long token_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+	return (unsigned long)(h ^ (h >> 29));
+}
+
+static void cached_token_clear(struct cached_token *e)
+{
+	free(e->token);
+	free(e->role);
+	free(e->claims_json);
+	memset(e, 0, sizeof(*e));
+}
+
+static struct token_cache *token_cache_new(size_t max)
+{
+	struct token_cache *c = xrealloc(NULL, sizeof(*c));
+
+	memset(c, 0, sizeof(*c));
+	c->max = max;
+	for (c->n_slots = 16; c->n_slots < 2 * max; c->n_slots *= 2)
+		;
+	c->slots = xrealloc(NULL, sizeof(*c->slots) * c->n_slots);
+	memset(c->slots, 0, sizeof(*c->slots) * c->n_slots);
+	return c;
+}
+
+static void token_cache_free(struct token_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_slots; i++)
+		cached_token_clear(&c->slots[i]);
+	free(c->slots);
+	free(c);
+}
+
+/* The slot holding the token, or the empty slot where it would go. */
+static struct cached_token *token_slot(struct token_cache *c, const char *token,
+				       size_t len, unsigned long hash)
+{
+	size_t i = hash & (c->n_slots - 1);
+
+	for (;;) {
+		struct cached_token *e = &c->slots[i];
+
+		if (e->token == NULL ||
+		    (e->hash == hash && e->len == len && memcmp(e->token, token, len) == 0))
+			return e;
+		i = (i + 1) & (c->n_slots - 1);
+	}
+}
+
+static bool cached_token_live(const struct cached_token *e, time_t now)
+{
+	return now >= e->made && (double)now < e->until;
+}
+
+/* A full table: keep the live entries, or none when all are live. */
+static void token_cache_purge(struct token_cache *c, time_t now)
+{
+	struct cached_token *old = c->slots;
+	size_t live = 0;
+
+	for (size_t i = 0; i < c->n_slots; i++)
+		if (old[i].token != NULL && cached_token_live(&old[i], now))
+			live++;
+	c->slots = xrealloc(NULL, sizeof(*c->slots) * c->n_slots);
+	memset(c->slots, 0, sizeof(*c->slots) * c->n_slots);
+	c->used = 0;
+	for (size_t i = 0; i < c->n_slots; i++) {
+		if (old[i].token != NULL && live < c->max && cached_token_live(&old[i], now)) {
+			*token_slot(c, old[i].token, old[i].len, old[i].hash) = old[i];
+			c->used++;
+		} else {
+			cached_token_clear(&old[i]);
+		}
+	}
+	free(old);
+}
+
+/* The keys' cache when this configuration keeps verified tokens, else NULL. */
+static struct token_cache *token_cache_for(const struct config *cfg,
+					   const struct auth_keys *ks, size_t len)
+{
+	struct auth_keys *own = cfg->jwt_keys;
+
+	/* not the stand-in config_keys() makes for a hand-filled config */
+	if (own == NULL || ks != own || cfg->jwt_cache_max_lifetime <= 0 ||
+	    cfg->jwt_cache_max_entries <= 0 || len == 0 || len > TOKEN_CACHE_MAX_LEN)
+		return NULL;
+	if (own->cache == NULL)
+		own->cache = token_cache_new(cfg->jwt_cache_max_entries > TOKEN_CACHE_MAX_ENTRIES
+					     ? TOKEN_CACHE_MAX_ENTRIES
+					     : (size_t)cfg->jwt_cache_max_entries);
+	return own->cache;
+}
+
+/* Answer from the cache; false when the token must be verified. */
+static bool token_cache_get(struct token_cache *c, const char *token, size_t len,
+			    time_t now, struct arena *a, struct auth_result *out)
+{
+	struct cached_token *e = token_slot(c, token, len, token_hash(token, len));
+
+	if (e->token == NULL || !cached_token_live(e, now))
+		return false;
+	out->status = 0;
+	out->role = arena_strdup(a, e->role);
+	out->claims_json = arena_strdup(a, e->claims_json);
+	out->is_anon = e->is_anon;
+	c->hits++;
+	return true;
+}
+
+/* Keep a verified token (out must be a success). */
+static void token_cache_put(struct token_cache *c, const struct config *cfg,
+			    const char *token, size_t len, time_t now, double exp,
+			    const struct auth_result *out)
+{
+	unsigned long hash = token_hash(token, len);
+	struct cached_token *e = token_slot(c, token, len, hash);
+	double until = (double)now + (double)cfg->jwt_cache_max_lifetime;
+
+	if (exp != 0 && exp + CLOCK_SKEW_SECONDS < until)
+		until = exp + CLOCK_SKEW_SECONDS;
+	if (e->token == NULL && c->used >= c->max) {
+		token_cache_purge(c, now);
+		e = token_slot(c, token, len, hash);
+	}
+	if (e->token == NULL)
+		c->used++;
+	cached_token_clear(e);
+	e->token = xmemdup(token, len);
+	e->len = len;
+	e->hash = hash;
+	e->role = xmemdup(out->role, strlen(out->role) + 1);
+	e->claims_json = xmemdup(out->claims_json, strlen(out->claims_json) + 1);
+	e->is_anon = out->is_anon;
+	e->made = now;
+	e->until = until;
+}
+
+unsigned long auth_token_cache_hits(const struct config *cfg)
+{
+	return cfg->jwt_keys != NULL && cfg->jwt_keys->cache != NULL ? cfg->jwt_keys->cache->hits : 0;
+}
+
+/* ------------------------------------------------------------------------
  * Putting it together
  */
 
@@ -1511,13 +1715,13 @@ static bool read_token_header(struct arena *a, const struct token_parts *tp,
  */
 static void verify_token(const struct config *cfg, const struct auth_keys *ks,
 			 const char *token, size_t len, time_t now, struct arena *a,
-			 struct auth_result *out)
+			 struct auth_result *out, double *exp)
 {
 	struct token_parts tp;
 	struct token_header th;
 	const unsigned char *payload;
 	size_t payload_len;
-	json_object *claims, *role_value = NULL;
+	json_object *claims, *role_value = NULL, *exp_value;
 	const char *msg, *role;
 	const char *path = cfg->role_claim_key ? cfg->role_claim_key : ".role";
 	int parts;
@@ -1554,6 +1758,9 @@ static void verify_token(const struct config *cfg, const struct auth_keys *ks,
 		json_object_put(claims);
 		return;
 	}
+	/* for the token cache: the one check a later clock can fail */
+	if ((exp_value = claim(claims, "exp")) != NULL)
+		*exp = json_object_get_double(exp_value);
 
 	switch (walk_role_path(a, path, claims, &role_value)) {
 	case ROLE_FOUND:
@@ -1643,8 +1850,16 @@ void auth_request(const struct config *cfg, const char *authorization,
 		if ((ks = config_keys(cfg, &one_key, &one)) == NULL)
 			set_error(out, 500, "PGRSTX00", "jwt-secret was not loaded",
 				  "jwt-secret holds a key, but auth_load_keys() was not called", NULL);
-		else
-			verify_token(cfg, ks, token, len, now, a, out);
+		else {
+			struct token_cache *tc = token_cache_for(cfg, ks, len);
+			double exp = 0;
+
+			if (tc != NULL && token_cache_get(tc, token, len, now, a, out))
+				break;
+			verify_token(cfg, ks, token, len, now, a, out, &exp);
+			if (tc != NULL && out->status == 0)
+				token_cache_put(tc, cfg, token, len, now, exp, out);
+		}
 		break;
 	}
 }

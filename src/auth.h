@@ -3,7 +3,8 @@
  * keys jwt-secret holds; tokens pg_rest signs itself.
  *
  * auth_request is a pure function of (config, Authorization header,
- * clock): no I/O, so the rules table is tested by t/unit/auth-t.c directly.
+ * clock): no I/O, so the rules table is tested by t/unit/auth-t.c directly
+ * (the token cache only remembers answers it would give again).
  */
 #ifndef PGR_AUTH_H
 #define PGR_AUTH_H
@@ -32,9 +33,16 @@ struct auth_result {
  * Decide the role for one request.  authorization is the raw header value
  * (NULL or "" = no header).  now is the current time (tests pass a fixed
  * clock).  Strings in the result live in arena a.
+ *
+ * With jwt-cache-max-lifetime > 0 a verified token's result is remembered
+ * (with the keys auth_load_keys made, so per configuration load) and given
+ * again while verifying it again would give the same; see auth.c.
  */
 void auth_request(const struct config *cfg, const char *authorization,
 		  time_t now, struct arena *a, struct auth_result *out);
+
+/* How many auth_request calls the token cache answered (tests, logging). */
+unsigned long auth_token_cache_hits(const struct config *cfg);
 
 /*
  * Read cfg->jwt_secret (already "@file"-read and base64-decoded) into

@@ -53,6 +53,8 @@ struct config {
 	char *role_claim_key;      /* JSPath, default ".role" (jwt-role-claim-key / role-claim-key) */
 	bool jwt_optional;         /* pg_rest: secret set + no token -> anon instead of 401 */
 	char *jwt_claims_type;     /* pg_rest: an RPC result of this composite type is signed, default "jwt_claims" */
+	long jwt_cache_max_lifetime;   /* seconds a verified token is remembered, 0 = never (default) */
+	long jwt_cache_max_entries;    /* tokens remembered per worker, default 1000 */
 
 	/* openapi / misc */
 	char *openapi_mode;        /* follow-privileges | ignore-privileges | disabled */

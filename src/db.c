@@ -11,6 +11,7 @@
  */
 #include "db.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +39,25 @@ struct stmt_cache {
 	int next_id;
 };
 
+/*
+ * Eight bytes a step: every request looks up its statements here, and the
+ * settings statement alone is some 2 KB of text (a byte-at-a-time hash of
+ * it was a sixth of the worker's instructions per request; bench/README).
+ */
 static unsigned long hash_text(const char *s)
 {
-	unsigned long h = 5381;
+	size_t n = strlen(s);
+	uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
 
-	for (; *s; s++)
-		h = h * 33 ^ (unsigned char)*s;
-	return h;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53u;
+	return (unsigned long)(h ^ (h >> 29));
 }
 
 static void cache_clear(struct stmt_cache *c)

@@ -72,8 +72,14 @@ static double param_q(const char *p, size_t n)
 {
 	for (size_t i = 0; i + 1 < n; i++)
 		if ((p[i] == 'q' || p[i] == 'Q') && p[i + 1] == '=' &&
-		    (i == 0 || p[i - 1] == ';' || p[i - 1] == ' '))
-			return strtod(p + i + 2, NULL);
+		    (i == 0 || p[i - 1] == ';' || p[i - 1] == ' ')) {
+			double q = strtod(p + i + 2, NULL);
+
+			/* RFC 9110 allows 0..1; NaN would make the sort's comparisons inconsistent */
+			if (!(q >= 0.0))
+				return 0.0;
+			return q > 1.0 ? 1.0 : q;
+		}
 	return 1.0;
 }
 

@@ -168,6 +168,19 @@ static bool fail_msg(struct cursor *c, const char *details)
 	return false;
 }
 
+/*
+ * Give up a tentative parse (an alias, a quoted list element or value, a
+ * rel(col) order term) and go on from pos.  The failure it recorded is
+ * forgotten too: fuzz-query found that a parse which then succeeded still
+ * left that PGRST100 in *err (query_parse returned 0 with err->status 400).
+ */
+static void backtrack(struct cursor *c, size_t pos)
+{
+	c->pos = pos;
+	c->failed = false;
+	memset(c->err, 0, sizeof(*c->err));
+}
+
 static void skip_ws(struct cursor *c)
 {
 	while (peek(c) == ' ' || peek(c) == '\t')
@@ -344,6 +357,15 @@ static bool parse_cast(struct cursor *c, const char **cast)
 	if (c->pos == start)
 		return fail(c, "letter or digit");
 	*cast = strip(c->a, c->s + start, c->pos - start);
+	/*
+	 * Only blanks: fuzz-query found "select=id:: " gave the cast "", which
+	 * sqlbuild.c turned into "CAST(... AS )", SQL that can't parse
+	 * (fts( ) likewise gave the language "").
+	 */
+	if ((*cast)[0] == '\0') {
+		c->pos = start;
+		return fail(c, "letter or digit");
+	}
 	return true;
 }
 
@@ -379,8 +401,7 @@ static bool parse_select_item(struct cursor *c, struct select_item *it, int dept
 		it->alias = name;
 		c->pos++;
 	} else {
-		c->pos = save;
-		c->failed = false;
+		backtrack(c, save);
 	}
 
 	if (!parse_field(c, &it->field))
@@ -482,8 +503,7 @@ static bool parse_list_element(struct cursor *c, const char **out)
 	if (peek(c) == '"') {
 		if (parse_quoted(c, out) && (peek(c) == ',' || peek(c) == ')'))
 			return true;
-		c->pos = save;
-		c->failed = false;
+		backtrack(c, save);
 	}
 	while (peek(c) != ',' && peek(c) != ')' && peek(c) != '\0')
 		c->pos++;
@@ -553,8 +573,7 @@ static bool parse_value(struct cursor *c, bool in_logic, const char **out)
 	if (peek(c) == '"') {
 		if (parse_quoted(c, out) && (peek(c) == ',' || peek(c) == ')'))
 			return true;
-		c->pos = start;
-		c->failed = false;
+		backtrack(c, start);
 	}
 	if (peek(c) == '{') {
 		const char *close = strchr(c->s + c->pos, '}');
@@ -697,7 +716,12 @@ static bool parse_logic_tree(struct cursor *c, struct logic_node *node, int dept
 
 static bool parse_order(struct cursor *c, struct query_level *lv)
 {
-	int cap = 0;
+	/*
+	 * The level may have terms of an earlier order= already (order=a&order=b):
+	 * an exact-size array, grown by copying.  fuzz-query found that cap = 0
+	 * here let a third or later term be written past the array.
+	 */
+	int cap = lv->n_order;
 
 	do {
 		struct order_term t;
@@ -717,8 +741,7 @@ static bool parse_order(struct cursor *c, struct query_level *lv)
 			if (!eat(c, ")"))
 				return fail(c, "\")\"");
 		} else {
-			c->pos = save;
-			c->failed = false;
+			backtrack(c, save);
 			if (!parse_field(c, &t.field))
 				return false;
 		}
@@ -1052,13 +1075,23 @@ int query_apply_range(struct query_level *root, const char *h, struct http_error
 	if (*end != '\0')
 		return 0;
 
-	long long q_lo = root->offset;
-	long long q_hi = root->limit >= 0 ? root->offset + root->limit - 1 : -1;
-	long long n_lo = lo > q_lo ? lo : q_lo;
-	long long n_hi = hi < 0 ? q_hi : (q_hi < 0 || hi < q_hi ? hi : q_hi);
+	/*
+	 * Both ranges as [lo, end) with end = -1 for "no end", saturating at
+	 * LLONG_MAX.  fuzz-headers found two bugs in the inclusive arithmetic
+	 * this replaces: limit=0 made the query's upper bound offset - 1,
+	 * which for offset 0 read as "no bound" (limit=0 with Range: 0-9
+	 * returned 10 rows, with Range: 5- all of them), and offset + limit,
+	 * hi - lo + 1 overflowed near LLONG_MAX (undefined behaviour).
+	 */
+	long long q_end = root->limit < 0 ? -1
+			: root->limit > LLONG_MAX - root->offset ? LLONG_MAX
+			: root->offset + root->limit;
+	long long h_end = hi < 0 ? -1 : hi == LLONG_MAX ? LLONG_MAX : hi + 1;
+	long long n_lo = lo > root->offset ? lo : root->offset;
+	long long n_end = q_end < 0 ? h_end : h_end < 0 || q_end < h_end ? q_end : h_end;
 
 	root->offset = n_lo;
-	root->limit = n_hi < 0 ? -1 : (n_hi >= n_lo ? n_hi - n_lo + 1 : 0);
+	root->limit = n_end < 0 ? -1 : n_end > n_lo ? n_end - n_lo : 0;
 	return 0;
 }
 

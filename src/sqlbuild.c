@@ -13,8 +13,13 @@
 
 #include "embed.h"
 
-const char SQL_TX_SETTINGS[] =
-	"SELECT pg_catalog.set_config('search_path', $1, true),"
+/*
+ * The settings statement up to the app.settings.* part, which only a
+ * configuration with such keys needs (unnest of two empty arrays is a
+ * sixth of the statement's cost; bench/README).
+ */
+#define TX_SETTINGS_HEAD \
+	"SELECT pg_catalog.set_config('search_path', $1, true)," \
 	/*
 	 * The impersonated role's own settings (ALTER ROLE webuser SET
 	 * statement_timeout = '5s'): SET ROLE does not apply them, so they are
@@ -22,35 +27,45 @@ const char SQL_TX_SETTINGS[] =
 	 * (Config/Database.hs queryRoleSettings): only roles the authenticator
 	 * is a member of, only settings a user may change (context 'user'),
 	 * not default_transaction_isolation.  search_path is left out too: the
-	 * schema chosen by Accept-Profile / Content-Profile wins.  Costs one
-	 * pg_authid lookup when the role has no settings.
-	 */
-	" (SELECT pg_catalog.count(pg_catalog.set_config(kv.k, kv.v, true))"
-	"    FROM pg_catalog.pg_roles AS r,"
-	"         LATERAL (SELECT pg_catalog.split_part(s, '=', 1) AS k,"
-	"                         pg_catalog.substr(s, pg_catalog.strpos(s, '=') + 1) AS v"
-	"                    FROM pg_catalog.unnest(r.rolconfig) AS s) AS kv"
-	"   WHERE r.rolname = $2 AND pg_catalog.pg_has_role(r.oid, 'MEMBER')"
-	"     AND kv.k NOT IN ('default_transaction_isolation', 'search_path')"
-	"     AND (SELECT ps.context FROM pg_catalog.pg_settings AS ps WHERE ps.name = kv.k) = 'user'),"
-	" pg_catalog.set_config('role', $2, true),"
-	" pg_catalog.set_config('request.jwt.claims', $3, true),"
-	" pg_catalog.set_config('request.method', $4, true),"
-	" pg_catalog.set_config('request.path', $5, true),"
-	" pg_catalog.set_config('request.headers', $6, true),"
-	" pg_catalog.set_config('request.cookies', $7, true),"
+	 * schema chosen by Accept-Profile / Content-Profile wins.  Read from
+	 * pg_db_role_setting (database 0 is what pg_roles.rolconfig shows):
+	 * the pg_roles view costs a third more per request.  quote_ident makes
+	 * to_regrole take the name exactly as set_config('role') does; no
+	 * such role gives no rows (and then set_config('role') fails as it
+	 * would).  One index lookup when the role has no settings.
+	 */ \
+	" (SELECT pg_catalog.count(pg_catalog.set_config(kv.k, kv.v, true))" \
+	"    FROM pg_catalog.pg_db_role_setting AS d," \
+	"         LATERAL (SELECT pg_catalog.split_part(s, '=', 1) AS k," \
+	"                         pg_catalog.substr(s, pg_catalog.strpos(s, '=') + 1) AS v" \
+	"                    FROM pg_catalog.unnest(d.setconfig) AS s) AS kv" \
+	"   WHERE d.setdatabase = 0" \
+	"     AND d.setrole = pg_catalog.to_regrole(pg_catalog.quote_ident($2))" \
+	"     AND pg_catalog.pg_has_role(d.setrole, 'MEMBER')" \
+	"     AND kv.k NOT IN ('default_transaction_isolation', 'search_path')" \
+	"     AND (SELECT ps.context FROM pg_catalog.pg_settings AS ps WHERE ps.name = kv.k) = 'user')," \
+	" pg_catalog.set_config('role', $2, true)," \
+	" pg_catalog.set_config('request.jwt.claims', $3, true)," \
+	" pg_catalog.set_config('request.method', $4, true)," \
+	" pg_catalog.set_config('request.path', $5, true)," \
+	" pg_catalog.set_config('request.headers', $6, true)," \
+	" pg_catalog.set_config('request.cookies', $7, true)," \
 	/*
 	 * The legacy request.jwt.claim.<name> GUCs (the seed's RLS reads
 	 * request.jwt.claim.user).  PostgreSQL 14+ only accepts names made of
 	 * simple identifiers, so other claim names are skipped rather than
 	 * failing the request.  String claims are set unquoted, others as JSON.
-	 */
-	" (SELECT pg_catalog.count(pg_catalog.set_config('request.jwt.claim.' || c.key, c.value, true))"
-	"    FROM pg_catalog.json_each_text($3::json) AS c"
-	"   WHERE $8::boolean AND c.key ~ '^[A-Za-z_][A-Za-z0-9_$]*$'),"
+	 */ \
+	" (SELECT pg_catalog.count(pg_catalog.set_config('request.jwt.claim.' || c.key, c.value, true))" \
+	"    FROM pg_catalog.json_each_text($3::json) AS c" \
+	"   WHERE $8::boolean AND c.key ~ '^[A-Za-z_][A-Za-z0-9_$]*$')"
+
+const char SQL_TX_SETTINGS[] = TX_SETTINGS_HEAD ","
 	/* app.settings.* from the configuration */
 	" (SELECT pg_catalog.count(pg_catalog.set_config(s.k, s.v, true))"
 	"    FROM ROWS FROM (pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[])) AS s(k, v))";
+
+const char SQL_TX_SETTINGS_NO_APP[] = TX_SETTINGS_HEAD;
 
 void sql_init(struct sql *s, struct arena *a)
 {

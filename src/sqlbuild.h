@@ -125,6 +125,10 @@ long long sqlbuild_root_limit(const struct query *q, long long max_rows);
 extern const char SQL_TX_SETTINGS[];
 #define SQL_TX_SETTINGS_NPARAMS 10
 
+/* The same without the app.settings.* part ($9, $10): no such keys configured. */
+extern const char SQL_TX_SETTINGS_NO_APP[];
+#define SQL_TX_SETTINGS_NO_APP_NPARAMS 8
+
 /* SELECT "schema"."fn"() for db-pre-request. */
 char *sqlbuild_pre_request(struct arena *a, const char *schema, const char *name);
 

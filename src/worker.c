@@ -128,22 +128,23 @@ void worker_refresh(struct worker *w, unsigned want)
 }
 
 /* a 503 in PostgREST's form; the details for the administrator go to the log */
-static int refuse(FCGX_Request *req, struct arena *a, const char *message, const char *hint, int rc)
+static int refuse(FCGX_Request *req, struct arena *a, const char *message)
 {
 	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	struct response resp;
 	struct http_error err;
 
 	memset(&err, 0, sizeof(err));
-	http_error_set(&err, 503, "PGRST000", message, NULL, hint);
+	http_error_set(&err, 503, "PGRST000", message, NULL, "See the web server's error log.");
 	response_init(&resp, req->out, a, method != NULL && strcmp(method, "HEAD") == 0);
 	response_error(&resp, &err);
-	return rc;
+	return -1;
 }
 
 int worker_config_for_request(struct worker *w, FCGX_Request *req)
 {
 	const char *from = NULL, *path;
+	unsigned long served = w->requests;
 	struct arena a;
 	int rc = 0;
 
@@ -151,19 +152,28 @@ int worker_config_for_request(struct worker *w, FCGX_Request *req)
 		return 0;
 	arena_init(&a);
 	path = request_config_path(req->envp, &a, &from);
+	if (w->cfg != NULL && path != NULL && strcmp(path, w->config_path) == 0) {
+		arena_destroy(&a);
+		return 0;
+	}
+	/*
+	 * A request that names another configuration: mod_fcgid shares its
+	 * workers among every request for the same program file, whatever
+	 * SetEnv said (two directories rewriting to one pg_rest.fcgi, or an
+	 * edited .htaccess).  Never answer it with this one's database and
+	 * secret: switch.  Exiting instead would not do: mod_fcgid hands the
+	 * next request to the exiting worker and answers 500 itself.
+	 */
 	if (w->cfg != NULL) {
-		/* never answer one site's request with another site's database and secret */
-		if (path == NULL || strcmp(path, w->config_path) != 0) {
-			log_error("a request for configuration %s reached the worker of %s; exiting",
-				  path != NULL ? path : "(none)", w->config_path);
-			rc = refuse(req, &a, "Server configuration changed",
-				    "Retry the request.", -2);
-		}
-	} else if (path == NULL || (strcmp(from, "SCRIPT_FILENAME") == 0 && access(path, F_OK) != 0)) {
+		log_warn("the request names configuration %s, not %s: switching",
+			 path != NULL ? path : "(none)", w->config_path);
+		worker_stop(w);
+		memset(w, 0, sizeof(*w));
+	}
+	if (path == NULL || (strcmp(from, "SCRIPT_FILENAME") == 0 && access(path, F_OK) != 0)) {
 		log_msg(LOG_CRIT, "no configuration: no argument, no PG_REST_CONFIG in the environment "
 			"or the request (SetEnv), and no %s", path != NULL ? path : ".pg_rest.conf");
-		rc = refuse(req, &a, "Server lacks a configuration",
-			    "See the web server's error log.", -1);
+		rc = refuse(req, &a, "Server lacks a configuration");
 	} else {
 		struct config *cfg = calloc(1, sizeof(*cfg));
 		char *copy = strdup(path);
@@ -171,11 +181,11 @@ int worker_config_for_request(struct worker *w, FCGX_Request *req)
 		if (cfg == NULL || copy == NULL || worker_load_config(cfg, copy) < 0) {
 			free(cfg);
 			free(copy);
-			rc = refuse(req, &a, "Server configuration is invalid",
-				    "See the web server's error log.", -1);
+			rc = refuse(req, &a, "Server configuration is invalid");
 		} else {
 			worker_start(w, cfg, copy);
 			w->config_from_request = true;
+			w->requests = served;
 			log_set_level(cfg->log_level);
 			log_info("configuration %s (from the request's %s)", copy, from);
 		}

@@ -31,12 +31,11 @@ void worker_refresh(struct worker *w, unsigned want);
  * For a worker started with no configuration at all (mod_fcgid from an
  * .htaccess: no FcgidInitialEnv, see main.c), called with every request:
  * the first request that names one (request_config_path()) starts the
- * worker with it.  Returns 0 when the request can be served, -1 after
- * answering it with a 503 JSON error (no usable configuration yet), -2
- * after answering 503 because it belongs to another configuration than the
- * one this worker serves (two sites sharing one program file): the caller
- * exits, so that mod_fcgid starts a fresh worker.  Workers configured at
- * start return 0 at once.
+ * worker with it; a later request that names another one switches to that
+ * one.  Returns 0 when the request can be served, -1 after answering it
+ * with a 503 JSON error (no usable configuration; the worker keeps
+ * looking with the next request).  Workers configured at start return 0
+ * at once.
  */
 int worker_config_for_request(struct worker *w, FCGX_Request *req);
 

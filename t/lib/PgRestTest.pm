@@ -135,7 +135,17 @@ environment; C<PGRST_*> variables of the test's own environment are removed.
 Calling it again stops the old workers first.  Returns the socket path.
 Dies, with the worker log, if the workers do not come up.
 
-=item C<< $t->stop_workers() >>
+C<< group => 'NAME' >> starts an independent group of workers next to the
+others (its own F<TMP/pg_rest-NAME.conf> and pid file; the log file is
+shared); restarting a group stops only that group.  C<< port => N >> makes
+the group listen on TCP C<127.0.0.1:N> (C<spawn-fcgi -a 127.0.0.1 -p N>)
+instead of a unix socket; then the return value is C<127.0.0.1:N>.  Without
+C<group> the default group (the unix socket above) is meant, as before.
+
+=item C<< $t->stop_workers() >>, C<< $t->stop_workers(group => 'NAME') >>
+
+Without arguments every group is stopped; C<group =E<gt> ''> is the default
+group.  C<< $t->worker_pids('NAME') >> lists a group's pids.
 
 =item C<< $t->log_contents() >>
 
@@ -173,6 +183,21 @@ generated C<location PREFIX/> with C<fastcgi_split_path_info>.
 C<< server_conf => $text >> supplies a whole server block instead
 (C<@SOCKET@> and C<@LISTEN@> are substituted).  Calling it again restarts
 nginx.  Returns the base URL.
+
+C<< example => 'FILE' >> runs F<nginx/FILE> whatever the prefix, templated
+only in addresses, ports and paths: the unix socket, C<listen
+127.0.0.1:8080;> or C<listen 80;> (the base URL's port), C<listen 443 ssl;>
+(C<@LISTEN_TLS@>, a port of its own, see C<nginx_port>), IPv6 C<listen>
+lines (dropped), the C<ssl_certificate>/C<ssl_certificate_key> paths
+(C<< cert => PATH, key => PATH >>, required when the file has them), the
+C<server ADDR:PORT> lines of an C<upstream> block (C<< backends =>
+[ '127.0.0.1:P1', ... ] >>, as many as the file has) and log paths.
+C<< worker_processes => N >> (default 1).  Any C<@LISTEN_NAME@> in the
+server text gets a free port.
+
+=item C<< $t->nginx_port() >>, C<< $t->nginx_port('TLS') >>
+
+The port of the base URL, or of C<@LISTEN_TLS@> (etc.).
 
 =item C<< $t->stop_nginx() >>
 
@@ -1131,6 +1156,269 @@ sub nginx_error_log {
 }
 
 # ---------------------------------------------------------------------------
+# Apache + mod_fcgid
+
+my $APACHE_MODULES = '/usr/lib/apache2/modules';
+
+sub apache_missing {
+	my @missing;
+	push @missing, 'apache2' unless _which('apache2');
+	push @missing, "mod_fcgid ($APACHE_MODULES/mod_fcgid.so, libapache2-mod-fcgid)"
+		unless -f "$APACHE_MODULES/mod_fcgid.so";
+	return join ', ', @missing;
+}
+
+sub apache_dir { "$_[0]{tmp}/apache" }
+
+# replace every $from in $$text by $to; die naming $what when there is none
+sub _subst_or_die {
+	my ($text, $from, $to, $what) = @_;
+	my $n = ($$text =~ s/\Q$from\E/$to/g);
+	die "PgRestTest: $what: expected '$from' to substitute\n" unless $n;
+	return $n;
+}
+
+# the shipped virtual host with only paths, the address and the values of
+# directives named in %$set replaced; @LISTEN@ is the address
+sub _example_apache_vhost {
+	my ($self, $file, $config, $set) = @_;
+	my $A = $self->apache_dir;
+	my $path = "$self->{srcdir}/apache/$file";
+	my $text = _slurp($path) // die "PgRestTest: cannot read $path\n";
+	_subst_or_die(\$text, '/usr/lib/cgi-bin', "$A/cgi-bin", "apache/$file");
+	_subst_or_die(\$text, '/etc/pg_rest/pg_rest.conf', $config, "apache/$file");
+	_subst_or_die(\$text, '<VirtualHost *:80>', '<VirtualHost @LISTEN@>', "apache/$file");
+	$text =~ s{/var/www/html}{$A/htdocs}g;
+	for my $d (sort keys %{ $set || {} }) {
+		my $n = ($text =~ s/^(\s*)\Q$d\E\s+\S.*$/$1$d $set->{$d}/mg);
+		die "PgRestTest: apache/$file: no '$d' line to set\n" unless $n == 1;
+	}
+	return $text;
+}
+
+# a shipped .htaccess, with only the path of SetEnv PG_REST_CONFIG replaced
+sub _example_htaccess {
+	my ($self, $file, $config) = @_;
+	my $path = "$self->{srcdir}/apache/$file";
+	my $text = _slurp($path) // die "PgRestTest: cannot read $path\n";
+	die "PgRestTest: apache/$file: expected the rewrite to pg_rest.fcgi/\$1\n"
+		unless $text =~ m{^RewriteRule \^\(\.\*\)\$ pg_rest\.fcgi/\$1 }m;
+	if (defined $config) {
+		my $n = ($text =~ s/^SetEnv PG_REST_CONFIG \S+$/SetEnv PG_REST_CONFIG $config/mg);
+		die "PgRestTest: apache/$file: expected one 'SetEnv PG_REST_CONFIG ...' line\n" unless $n == 1;
+	}
+	return $text;
+}
+
+sub _copy_program {
+	my ($self, $to) = @_;
+	my $bin = abs_path($self->{bin}) // $self->{bin};
+	die "PgRestTest: worker binary $self->{bin} is missing (build it or set PG_REST_BIN)\n"
+		unless -x $bin;
+	unlink $to;
+	copy($bin, $to) or die "PgRestTest: copy $bin to $to: $!\n";
+	chmod 0755, $to;
+}
+
+sub start_apache {
+	my ($self, %o) = @_;
+	$self->stop_apache;
+	my $apache = _which('apache2') or die "PgRestTest: apache2 not found\n";
+	my $A = $self->apache_dir;
+	make_path("$A/logs", "$A/run", "$A/cgi-bin", "$A/htdocs");
+	chmod 0755, $A, "$A/cgi-bin", "$A/htdocs";
+	my $log  = "$self->{tmp}/pg_rest.log";
+	my $wlog = "$self->{tmp}/wlog";
+	make_path($wlog);
+	chmod 01777, $wlog;
+	unless (-e $log) { _spew($log, '') }
+	chmod 0666, $log;
+
+	my ($vhost, $what);
+	if ($o{conf}) {
+		$what = "apache/$o{conf}";
+		$self->_copy_program("$A/cgi-bin/pg_rest");
+		$vhost = $self->_example_apache_vhost($o{conf},
+			$o{config} // "$self->{tmp}/pg_rest.conf", $o{set});
+	} elsif ($o{htaccess}) {
+		$what = "apache/$o{htaccess}";
+		my $dir = $o{dir} // 'site';
+		die "PgRestTest: bad .htaccess directory '$dir'\n" unless $dir =~ /\A\w+\z/;
+		make_path("$A/htdocs/$dir");
+		chmod 0755, "$A/htdocs/$dir";
+		$self->_copy_program("$A/htdocs/$dir/pg_rest.fcgi");
+		_spew("$A/htdocs/$dir/.htaccess", $self->_example_htaccess($o{htaccess}, $o{config}), 0644);
+		my $allow = $o{allow_override} // 'All';
+		my $extra = $o{host_conf} // '';
+		$vhost = <<"EOC";
+# the host's virtual host (not shipped): only .htaccess belongs to the site
+<VirtualHost \@LISTEN\@>
+    ServerName localhost
+    DocumentRoot $A/htdocs
+    ErrorLog \${APACHE_LOG_DIR}/pg_rest-error.log
+    <Directory "$A/htdocs">
+        AllowOverride None
+        Options FollowSymLinks
+        Require all granted
+    </Directory>
+    <Directory "$A/htdocs/$dir">
+        AllowOverride $allow
+        Options FollowSymLinks
+        Require all granted
+    </Directory>
+$extra
+</VirtualHost>
+EOC
+	} else {
+		die "PgRestTest: start_apache needs conf => FILE or htaccess => FILE\n";
+	}
+
+	my ($u, $g) = $self->_worker_user;
+	my $user = $u ? "User $u\nGroup $g\n" : '';
+	my $asan = $ENV{ASAN_OPTIONS} // "log_path=$wlog/asan:detect_leaks=1";
+	my $ubsan = $ENV{UBSAN_OPTIONS} // "log_path=$wlog/ubsan:print_stacktrace=1";
+	my $modules = join '', map { "LoadModule ${_}_module $APACHE_MODULES/mod_$_.so\n" }
+		qw(mpm_event authz_core mime alias rewrite setenvif env dir fcgid);
+
+	my $last_err = '';
+	for my $attempt (1 .. 3) {
+		my $port = $o{port} // _free_port();
+		(my $site = $vhost) =~ s/\@LISTEN\@/127.0.0.1:$port/g;
+		my $conf = <<"EOC";
+# written by PgRestTest: the server around $what
+ServerRoot $A
+PidFile $A/run/httpd.pid
+ErrorLog $A/logs/error.log
+LogLevel info
+Mutex file:$A/run default
+DefaultRuntimeDir $A/run
+ServerName 127.0.0.1
+Define APACHE_LOG_DIR $A/logs
+$modules$user
+TypesConfig /etc/mime.types
+LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined
+CustomLog $A/logs/access.log combined
+StartServers 1
+ServerLimit 2
+ThreadsPerChild 8
+MaxRequestWorkers 16
+MinSpareThreads 8
+MaxSpareThreads 16
+
+FcgidIPCDir $A/run/fcgidsock
+FcgidProcessTableFile $A/run/fcgid_shm
+FcgidMaxProcesses 16
+FcgidIdleScanInterval 1
+FcgidErrorScanInterval 1
+FcgidZombieScanInterval 1
+FcgidSpawnScoreUpLimit 100
+# the workers' log and sanitizer reports where the harness looks for them
+FcgidInitialEnv PG_REST_LOG $log
+FcgidInitialEnv ASAN_OPTIONS $asan
+FcgidInitialEnv UBSAN_OPTIONS $ubsan
+
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+<FilesMatch "^\\.ht">
+    Require all denied
+</FilesMatch>
+
+Listen 127.0.0.1:$port
+$site
+EOC
+		_spew("$A/httpd.conf", $conf, 0644);
+		my %env = map { $_ => undef } grep { /^PGRST_/ } keys %ENV;
+		%env = (%env, %PG_ENV_CLEAR, PG_REST_CONFIG => undef, PG_REST_LOG => undef);
+		my ($st, $out, $err) = $self->_run([ $apache, '-t', '-f', "$A/httpd.conf", '-d', $A ],
+			env => \%env, timeout => 30);
+		die "PgRestTest: apache2 -t failed on $what:\n$out$err" if $st != 0;
+
+		my %mark = map { $_ => (-s "$A/logs/$_" // 0) } qw(error.log pg_rest-error.log);
+		$self->{apache_log_mark} = \%mark;
+		unlink "$A/run/httpd.pid";
+		my $pid = fork;
+		die "PgRestTest: fork failed: $!\n" unless defined $pid;
+		if ($pid == 0) {
+			eval {
+				chdir $A;
+				for my $k (keys %env) { delete $ENV{$k} }
+				open STDIN, '<', '/dev/null';
+				open STDOUT, '>>', "$A/logs/stderr.log";
+				open STDERR, '>>', "$A/logs/stderr.log";
+				exec $apache, '-DFOREGROUND', '-f', "$A/httpd.conf", '-d', $A;
+				print STDERR "exec $apache: $!\n";
+			};
+			_exit(127);
+		}
+		$self->{apache_pid} = $pid;
+		my $deadline = time + 15;
+		my $up = 0;
+		for (1 .. 1500) {
+			last if time > $deadline;
+			last unless _alive($pid);
+			my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+						     Proto => 'tcp', Timeout => 1);
+			if ($c) { close $c; $up = 1; last }
+			sleep 0.02;
+		}
+		if ($up) {
+			$self->{apache_port} = $port;
+			return $self->{base_url} = "http://127.0.0.1:$port";
+		}
+		$last_err = $self->apache_error_log . (_slurp("$A/logs/stderr.log") // '');
+		$self->stop_apache;
+		last unless $last_err =~ /Address already in use/ && !$o{port};
+	}
+	die "PgRestTest: apache2 did not start:\n" . _tail($last_err, 30);
+}
+
+# pids of the FastCGI processes mod_fcgid reported starting since the last
+# start_apache that still run our copy of the program (a pid number may
+# have been reused by then)
+sub _apache_fcgi_pids {
+	my ($self) = @_;
+	my $A = $self->apache_dir;
+	my $m = ($self->{apache_log_mark} || {})->{'error.log'} // 0;
+	my $text = _slurp("$A/logs/error.log") // '';
+	$text = substr($text, $m) if length($text) >= $m;
+	my (%seen, @pids);
+	while ($text =~ /mod_fcgid: server [^:\s]*:(\S+)\((\d+)\) started/g) {
+		my ($prog, $pid) = ($1, $2);
+		next if $seen{$pid}++ || index($prog, "$A/") != 0;
+		my $exe = readlink("/proc/$pid/exe") // next;
+		push @pids, $pid if $exe eq $prog;
+	}
+	return @pids;
+}
+
+sub stop_apache {
+	my ($self) = @_;
+	my $pid = delete $self->{apache_pid};
+	return unless $pid;
+	_terminate(15, $pid);
+	# mod_fcgid SIGTERMs its workers on the way out; reap (we are their
+	# subreaper) or stop any that outlived it
+	_terminate(10, grep { _alive($_) } $self->_apache_fcgi_pids);
+	delete $self->{base_url};
+	delete $self->{apache_port};
+}
+
+sub apache_error_log {
+	my ($self) = @_;
+	my $A = $self->apache_dir;
+	my $mark = $self->{apache_log_mark} || {};
+	my $text = '';
+	for my $f (qw(error.log pg_rest-error.log)) {
+		my $s = _slurp("$A/logs/$f") // next;
+		my $m = $mark->{$f} // 0;
+		$text .= length($s) >= $m ? substr($s, $m) : $s;
+	}
+	return $text;
+}
+
+# ---------------------------------------------------------------------------
 # HTTP
 
 sub _http {
@@ -1218,6 +1506,9 @@ sub diag_logs {
 		[ 'worker log (PG_REST_LOG)', "$self->{tmp}/pg_rest.log" ],
 		[ 'nginx error log',          "$self->{tmp}/ngx/logs/error.log" ],
 		[ 'nginx stderr',             "$self->{tmp}/ngx/logs/stderr.log" ],
+		[ 'Apache error log',         "$self->{tmp}/apache/logs/error.log" ],
+		[ 'Apache site error log',    "$self->{tmp}/apache/logs/pg_rest-error.log" ],
+		[ 'Apache stderr',            "$self->{tmp}/apache/logs/stderr.log" ],
 		[ 'postgres log',             $self->{pg_log} ],
 	);
 	push @logs, map { [ 'sanitizer log', $_ ] } glob("$self->{tmp}/wlog/*");
@@ -1245,6 +1536,7 @@ sub cleanup {
 	local ($@, $!, $?);
 	$self->diag_logs if $failed;
 	eval { $self->stop_nginx };
+	eval { $self->stop_apache };
 	eval { $self->stop_workers };
 	eval { $self->stop_postgres };
 	if ($failed || $ENV{PG_TEST_NOCLEAN}) {

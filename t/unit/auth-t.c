@@ -1617,6 +1617,99 @@ static void test_sign(void)
 }
 
 /* The result struct is reused by callers: nothing may leak between calls. */
+static struct auth_result run_at(const struct config *c, const char *header, time_t now)
+{
+	struct auth_result r;
+
+	arena_reset(&req_arena);
+	memset(&r, 0x5a, sizeof(r));
+	auth_request(c, header, now, &req_arena, &r);
+	return r;
+}
+
+/* jwt-cache-max-lifetime: the cache gives only what verifying again would */
+static void test_token_cache(void)
+{
+	struct config c = with_secret("web_anon");
+	struct auth_result r;
+	char err[256];
+	const char *tok = hs256("{\"role\":\"web_user\",\"user\":\"alice\"}");
+	const char *tok_exp = hs256(D("{\"role\":\"web_user\",\"exp\":%ld}", (long)NOW + 100));
+	const char *tok_anon = hs256("{\"user\":\"bob\"}");
+	const char *bad = mint(JWT_ALG_HS256, "wrong-secret-wrong-secret-wrong-secret",
+			       "{\"role\":\"web_user\"}");
+	char *tampered = arena_strdup(&tok_arena, tok);
+
+	tampered[strlen(tampered) - 2] ^= 1;
+	c.jwt_cache_max_lifetime = 60;
+	c.jwt_cache_max_entries = 3;
+	is_int(auth_load_keys(&c, err, sizeof(err)), 0, "cache: keys loaded");
+
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_user", 0, "cache: first use verifies");
+	is_int((int)auth_token_cache_hits(&c), 0, "cache: not answered from the cache");
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_user", 0, "cache: second use");
+	is_str(member(r.claims_json, "user"), "alice", "cache: claims kept");
+	is_int((int)auth_token_cache_hits(&c), 1, "cache: answered from the cache");
+	r = run(&c, arena_printf(&tok_arena, "  bearer \t%s ", tok));
+	expect_ok(&r, "web_user", 0, "cache: same token, other spelling of the header");
+	is_int((int)auth_token_cache_hits(&c), 2, "cache: keyed by the token");
+
+	/* jwt-cache-max-lifetime, and a clock that goes back */
+	r = run_at(&c, bearer(tok), NOW + 59);
+	is_int((int)auth_token_cache_hits(&c), 3, "cache: within the lifetime");
+	r = run_at(&c, bearer(tok), NOW - 1);
+	expect_ok(&r, "web_user", 0, "cache: clock went back: verified again");
+	is_int((int)auth_token_cache_hits(&c), 3, "cache: not from the cache when the clock went back");
+	r = run_at(&c, bearer(tok), NOW + 200);
+	expect_ok(&r, "web_user", 0, "cache: past the lifetime: verified again");
+	is_int((int)auth_token_cache_hits(&c), 3, "cache: lifetime over");
+
+	/* failures are never kept; a changed byte is another token */
+	for (int i = 0; i < 2; i++) {
+		r = run(&c, bearer(bad));
+		expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+			       D("cache: wrong key refused, try %d", i + 1));
+		r = run(&c, bearer(tampered));
+		expect_invalid(&r, "PGRST301", "No suitable key or wrong key type",
+			       D("cache: tampered cached token refused, try %d", i + 1));
+	}
+	r = run(&c, bearer(tok_anon));
+	r = run(&c, bearer(tok_anon));
+	expect_ok(&r, "web_anon", 1, "cache: token without role, from the cache");
+	is_str(member(r.claims_json, "user"), "bob", "cache: its claims");
+	is_int((int)auth_token_cache_hits(&c), 4, "cache: failures not kept, anon-by-token kept");
+
+	/* more tokens than jwt-cache-max-entries: still right, bounded */
+	for (int i = 0; i < 10; i++) {
+		r = run(&c, bearer(hs256(D("{\"role\":\"u%d\"}", i % 5))));
+		expect_ok(&r, D("u%d", i % 5), 0, D("cache: many tokens, %d", i));
+	}
+
+	/* exp ends an entry before jwt-cache-max-lifetime does */
+	c.jwt_cache_max_lifetime = 3600;
+	is_int(auth_load_keys(&c, err, sizeof(err)), 0, "cache: keys loaded again (a reload)");
+	r = run(&c, bearer(tok));
+	is_int((int)auth_token_cache_hits(&c), 0, "cache: a new load starts empty");
+	r = run_at(&c, bearer(tok_exp), NOW);
+	r = run_at(&c, bearer(tok_exp), NOW + 129);
+	expect_ok(&r, "web_user", 0, "cache: before exp + skew");
+	is_int((int)auth_token_cache_hits(&c), 1, "cache: from the cache before exp");
+	r = run_at(&c, bearer(tok_exp), NOW + 130);
+	expect_invalid(&r, "PGRST303", "JWT expired", "cache: expired token refused");
+	is_int((int)auth_token_cache_hits(&c), 1, "cache: not from the cache after exp");
+
+	/* off: 0 seconds */
+	c.jwt_cache_max_lifetime = 0;
+	is_int(auth_load_keys(&c, err, sizeof(err)), 0, "cache: keys loaded, cache off");
+	r = run(&c, bearer(tok));
+	r = run(&c, bearer(tok));
+	expect_ok(&r, "web_user", 0, "cache off: verified");
+	is_int((int)auth_token_cache_hits(&c), 0, "cache off: never from the cache");
+	auth_keys_free(c.jwt_keys);
+}
+
 static void test_result_reset(void)
 {
 	struct config c = with_secret("web_anon");
@@ -1648,6 +1741,7 @@ int main(void)
 	test_aud();
 	test_role_claim_key();
 	test_result_reset();
+	test_token_cache();
 
 	rsa_a = keygen("RSA", NULL);
 	rsa_b = keygen("RSA", NULL);

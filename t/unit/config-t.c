@@ -327,7 +327,7 @@ static void test_ignored_keys(void)
 		    "server-cors-allowed-origins = \"http://a\"\n"
 		    "server-trace-header = \"X-Request-Id\"\n"
 		    "server-timing-enabled = true\n"
-		    "jwt-cache-max-lifetime = 3600\n"
+		    "server-otel-enabled = true\n"
 		    "db-config = false\n"
 		    "db-pre-config = \"postgrest.pre_config\"\n"
 		    "db-root-spec = \"root\"\n"

@@ -1,7 +1,9 @@
 /*
  * query-t.c — the query-string parser (src/query.c), driven directly.
  */
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../src/query.h"
 #include "tap.h"
@@ -270,6 +272,86 @@ static void test_columns(void)
 	parse_err("columns=id,");
 }
 
+/* Range header against the query's limit/offset (query_apply_range) */
+static struct query_level range(long long offset, long long limit, const char *h, int want_rc)
+{
+	struct query_level lv = { .path = "", .offset = offset, .limit = limit };
+	struct http_error err = {0};
+
+	is_int(query_apply_range(&lv, h, &err), want_rc, "Range %s on offset %lld limit %lld: rc",
+	       h ? h : "(none)", offset, limit);
+	return lv;
+}
+
+static void test_range_header(void)
+{
+	struct query_level lv = range(0, -1, "0-9", 0);
+
+	ok(lv.offset == 0 && lv.limit == 10, "0-9: ten rows from 0");
+	lv = range(0, -1, "items=5-", 0);
+	ok(lv.offset == 5 && lv.limit == -1, "items=5-: from 5 on");
+	lv = range(10, 5, "0-11", 0);
+	ok(lv.offset == 10 && lv.limit == 2, "intersection of 10..14 and 0..11 is 10..11");
+	lv = range(0, -1, "0-9;x", 0);
+	ok(lv.offset == 0 && lv.limit == -1, "junk after the range: ignored");
+	lv = range(3, 4, NULL, 0);
+	ok(lv.offset == 3 && lv.limit == 4, "no header: unchanged");
+	range(0, -1, "9-1", -1);
+
+	/* fuzz-headers: limit=0 read as "no upper bound" when the offset was 0 */
+	lv = range(0, 0, "0-9", 0);
+	ok(lv.offset == 0 && lv.limit == 0, "limit=0 with Range: 0-9 is still no rows (got %lld)", lv.limit);
+	lv = range(0, 0, "5-", 0);
+	ok(lv.limit == 0, "limit=0 with Range: 5- is still no rows (got %lld)", lv.limit);
+	/* fuzz-headers: offset + limit and hi - lo + 1 overflowed (UBSan) */
+	lv = range(LLONG_MAX, 10, "0-", 0);
+	ok(lv.offset == LLONG_MAX && lv.limit >= 0 && lv.limit <= 10, "offset near LLONG_MAX: no overflow");
+	lv = range(0, -1, "0-9223372036854775807", 0);
+	ok(lv.offset == 0 && lv.limit == LLONG_MAX, "upper bound LLONG_MAX: no overflow");
+	lv = range(5, LLONG_MAX, "99999999999999999999-", 0);
+	ok(lv.offset == LLONG_MAX && lv.limit == 0, "lower bound beyond LLONG_MAX: empty, no overflow");
+}
+
+/* bugs fuzz-query found */
+static void test_fuzz_finds(void)
+{
+	struct query q;
+	struct http_error err;
+
+	/* order= given repeatedly: the third term on was written past the array */
+	q = parse_ok("order=a,b&order=c&order=d&order=e.desc&order=f&order=g,h,i,j");
+	struct query_level *r = query_root(&q);
+
+	is_int(r->n_order, 10, "repeated order= params: all terms kept");
+	const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
+
+	for (int i = 0; i < r->n_order && i < 10; i++)
+		is_str(r->order[i].field.name, names[i], "order term %d intact", i);
+	ok(r->n_order == 10 && r->order[4].desc, "e.desc kept its direction");
+
+	/* a failed tentative parse left its error behind after a success */
+	const char *tentative[] = {
+		"id=in.(%22abc)",               /* unterminated quote: raw element */
+		"or=(a.eq.%22x,b.eq.1)",        /* the same inside or=() */
+	};
+
+	for (size_t i = 0; i < sizeof(tentative) / sizeof(tentative[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		is_int(query_parse(tentative[i], &A, &q, &err), 0, "parses: %s", tentative[i]);
+		is_int(err.status, 0, "no error left behind: %s", tentative[i]);
+	}
+
+	/* a cast or fts language of blanks only: "CAST(x AS )" in the SQL */
+	err = parse_err("select=id::%20");
+	is_str(err.code, "PGRST100", "blank cast refused");
+	err = parse_err("select=a:id::++,b");
+	is_str(err.code, "PGRST100", "blank cast with alias refused");
+	err = parse_err("tsv=fts(%20).cat");
+	is_str(err.code, "PGRST100", "blank fts language refused");
+	q = parse_ok("select=id::%20text%20");
+	is_str(q.select[0].cast, "text", "cast with blanks around still works");
+}
+
 int main(void)
 {
 	arena_init(&A);
@@ -279,6 +361,8 @@ int main(void)
 	test_logic();
 	test_order_range();
 	test_columns();
+	test_range_header();
+	test_fuzz_finds();
 	arena_destroy(&A);
 	return done_testing();
 }

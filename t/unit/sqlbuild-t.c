@@ -171,6 +171,12 @@ int main(void)
 	is_str(sqlbuild_pre_request(&A, NULL, "check"), "SELECT \"check\"()", "unqualified pre-request");
 	ok(strstr(SQL_TX_SETTINGS, "set_config('role', $2, true)") != NULL, "role set transaction-locally");
 	ok(strstr(SQL_TX_SETTINGS, "request.jwt.claim.") != NULL, "legacy claim GUCs");
+	ok(strstr(SQL_TX_SETTINGS, "$10::text[]") != NULL, "app.settings.* part");
+	ok(strncmp(SQL_TX_SETTINGS, SQL_TX_SETTINGS_NO_APP, strlen(SQL_TX_SETTINGS_NO_APP)) == 0 &&
+	   strstr(SQL_TX_SETTINGS_NO_APP, "$9") == NULL,
+	   "settings without app.settings.*: the same, up to that part");
+	ok(strstr(SQL_TX_SETTINGS, "to_regrole(pg_catalog.quote_ident($2))") != NULL,
+	   "role settings of exactly the role set_config('role') takes");
 
 	arena_destroy(&A);
 	return done_testing();
