@@ -116,8 +116,11 @@ static const char *sorted_list(struct arena *a, const char *const *keys, int n, 
 	const char **k = arena_alloc(a, sizeof(char *) * (size_t)(n + 1));
 	struct sbuf b;
 
-	memcpy(k, keys, sizeof(char *) * (size_t)n);
-	qsort(k, (size_t)n, sizeof(char *), by_name);
+	/* memcpy and qsort want real pointers even for nothing (UBSan) */
+	if (n > 0) {
+		memcpy(k, keys, sizeof(char *) * (size_t)n);
+		qsort(k, (size_t)n, sizeof(char *), by_name);
+	}
 	sbuf_init(&b, a, 64);
 	for (int i = 0; i < n; i++)
 		sbuf_printf(&b, "%s%s", i ? sep : "", k[i]);
