@@ -239,8 +239,18 @@ static bool parse_quoted(struct cursor *c, const char **out)
  */
 static bool parse_name(struct cursor *c, const char **out)
 {
-	if (peek(c) == '"')
-		return parse_quoted(c, out);
+	if (peek(c) == '"') {
+		size_t start = c->pos;
+
+		if (!parse_quoted(c, out))
+			return false;
+		/* "" names nothing: PostgreSQL has no zero-length identifier */
+		if ((*out)[0] == '\0') {
+			c->pos = start;
+			return fail(c, "field name (* or [a..z0..9_$])");
+		}
+		return true;
+	}
 
 	size_t start = c->pos;
 

@@ -350,6 +350,18 @@ static void test_fuzz_finds(void)
 	is_str(err.code, "PGRST100", "blank fts language refused");
 	q = parse_ok("select=id::%20text%20");
 	is_str(q.select[0].cast, "text", "cast with blanks around still works");
+
+	/* "" names no column or key: PostgreSQL has no zero-length identifier */
+	err = parse_err("%22%22=eq.6");
+	is_str(err.code, "PGRST100", "empty quoted filter column refused");
+	err = parse_err("select=%22%22");
+	is_str(err.code, "PGRST100", "empty quoted select column refused");
+	err = parse_err("select=data->%22%22");
+	is_str(err.code, "PGRST100", "empty quoted JSON key refused");
+	err = parse_err("order=%22%22.desc");
+	is_str(err.code, "PGRST100", "empty quoted order column refused");
+	q = parse_ok("%22a%20b%22=eq.6");
+	is_str(query_root(&q)->filters[0].field.name, "a b", "a quoted name with a blank still works");
 }
 
 int main(void)
