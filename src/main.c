@@ -226,10 +226,35 @@ static int serve(struct worker *w, int sock)
 	return 0;
 }
 
+/*
+ * fds 0, 1 and 2 must be open before anything else is opened.  A spawner
+ * or supervisor that closed them (spawn-fcgi -n started by a daemon that
+ * closed its own stdout/stderr) would otherwise hand their numbers to the
+ * log file, the database connection or an accepted FastCGI connection, and
+ * every log line written to "stderr" would land in the PostgreSQL protocol
+ * stream (the server drops the connection: "invalid frontend message
+ * type") or in a client's answer (t/168_fcgi_wire.t).
+ */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+
+		if (n >= 0 && n != fd) {
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *listen_addr = NULL, *config_path = NULL;
 	bool check_only = false, dump_schema = false;
+
+	std_fds_open();
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
