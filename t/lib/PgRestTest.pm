@@ -1538,6 +1538,7 @@ sub cleanup {
 	eval { $self->stop_nginx };
 	eval { $self->stop_apache };
 	eval { $self->stop_workers };
+	eval { $self->$_ } for @{ $self->{stop_also} || [] };
 	eval { $self->stop_postgres };
 	if ($failed || $ENV{PG_TEST_NOCLEAN}) {
 		Test::More::diag("PgRestTest: logs and data kept in $self->{tmp}");
@@ -1547,5 +1548,341 @@ sub cleanup {
 }
 
 sub DESTROY { }
+
+# ---------------------------------------------------------------------------
+# workers under a wrapper command (valgrind): t/165_valgrind.t
+
+=pod
+
+=head2 Workers under a wrapper
+
+=over
+
+=item C<< $t->start_workers_wrapped(wrapper => [ 'valgrind', '--tool=memcheck', ... ], %opt) >>
+
+C<start_workers> (same options) with every worker exec'ed as
+C<WRAPPER... BIN CONF>: spawn-fcgi runs a shell script TMP/bin/pg_rest-wrapped
+that C<exec>s the wrapper with the real binary and the worker's arguments,
+so the worker pids (pid file, C<worker_pids>) are the wrapper's, which
+becomes the worker.  The wrapper's words are shell-quoted; it must be
+executable by the workers' user.
+
+=back
+
+=cut
+
+sub start_workers_wrapped {
+	my ($self, %o) = @_;
+	my @wrap = @{ delete $o{wrapper} || die "PgRestTest: start_workers_wrapped needs wrapper => [...]\n" };
+	my $real = $self->_worker_bin;
+	make_path("$self->{tmp}/bin");
+	chmod 0755, "$self->{tmp}/bin";
+	my $script = "$self->{tmp}/bin/pg_rest-wrapped";
+	my $q = sub { my $w = shift; $w =~ s/'/'\\''/g; "'$w'" };
+	_spew($script, "#!/bin/sh\n# written by PgRestTest::start_workers_wrapped\nexec "
+		. join(' ', map { $q->($_) } @wrap, $real) . " \"\$@\"\n", 0755);
+	no warnings 'redefine';
+	local *PgRestTest::_worker_bin = sub { $script };
+	return $self->start_workers(%o);
+}
+
+# ---------------------------------------------------------------------------
+# PgBouncer between the workers and the cluster: t/175_pgbouncer.t
+
+=pod
+
+=head2 PgBouncer
+
+=over
+
+=item C<< $t->start_pgbouncer(pool_mode => 'transaction', pool_size => 2, users => ['authenticator'], conf => '') >>
+
+Starts F<pgbouncer> in the foreground (the test holds its pid; as root it
+drops to the workers' user with C<-u>) on a free port of 127.0.0.1, in front
+of the cluster of C<start_postgres> (every database, through its unix
+socket), C<auth_type = trust> with a userlist of C<users> in F<TMP/pgbouncer>.
+C<pool_size> is C<default_pool_size>: the most server connections per
+database and user.  C<conf> is extra text for the C<[pgbouncer]> section.
+Returns C<< { host => '127.0.0.1', port => PORT, pid => PID, log => FILE } >>;
+stopped by pid at cleanup.  Calling it again restarts it.
+
+=item C<< $t->pgbouncer_uri(user => 'authenticator', db => 'postgres') >>
+
+C<postgresql://user@127.0.0.1:PORT/db>, for C<db-uri>.
+
+=item C<< $t->pgbouncer_log() >>, C<< $t->stop_pgbouncer() >>
+
+=back
+
+=cut
+
+# methods cleanup() calls before stopping the cluster
+sub _stop_also {
+	my ($self, $method) = @_;
+	push @{ $self->{stop_also} }, $method
+		unless grep { $_ eq $method } @{ $self->{stop_also} || [] };
+}
+
+sub start_pgbouncer {
+	my ($self, %o) = @_;
+	die "PgRestTest: start_postgres first\n" unless $self->{pg_port};
+	$self->stop_pgbouncer;
+	my $bouncer = _which('pgbouncer') or die "PgRestTest: pgbouncer not found\n";
+	my $dir = "$self->{tmp}/pgbouncer";
+	make_path($dir);
+	chmod 0755, $dir;
+	my @users = @{ $o{users} || ['authenticator'] };
+	_spew("$dir/userlist.txt", join('', map { qq{"$_" ""\n} } @users), 0644);
+	my $port = $o{port} // _free_port();
+	my $mode = $o{pool_mode} // 'transaction';
+	my $size = $o{pool_size} // 2;
+	my $ini = <<"EOI";
+; written by PgRestTest
+[databases]
+* = host=$self->{pg_host} port=$self->{pg_port}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = $mode
+default_pool_size = $size
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 100
+log_connections = 0
+log_disconnections = 0
+EOI
+	$ini .= "$o{conf}\n" if $o{conf};
+	_spew("$dir/pgbouncer.ini", $ini, 0644);
+	my $log = "$dir/pgbouncer.log";
+	my ($u) = $self->_worker_user;
+	my $pid = fork;
+	die "PgRestTest: fork failed: $!\n" unless defined $pid;
+	if ($pid == 0) {
+		eval {
+			chdir $dir;
+			open STDIN, '<', '/dev/null';
+			open STDOUT, '>>', $log;
+			open STDERR, '>>', $log;
+			exec $bouncer, ($u ? ('-u', $u) : ()), "$dir/pgbouncer.ini";
+			print STDERR "exec $bouncer: $!\n";
+		};
+		_exit(127);
+	}
+	$self->{pgbouncer} = { host => '127.0.0.1', port => $port, pid => $pid, log => $log };
+	$self->_stop_also('stop_pgbouncer');
+	my $deadline = time + 15;
+	for (1 .. 1500) {
+		last if time > $deadline || !_alive($pid);
+		my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+					     Proto => 'tcp', Timeout => 1);
+		if ($c) { close $c; return { %{ $self->{pgbouncer} } } }
+		sleep 0.02;
+	}
+	my $text = _tail(_slurp($log), 30);
+	$self->stop_pgbouncer;
+	die "PgRestTest: pgbouncer did not start:\n$text";
+}
+
+sub pgbouncer_uri {
+	my ($self, %o) = @_;
+	my $b = $self->{pgbouncer} or die "PgRestTest: start_pgbouncer first\n";
+	return 'postgresql://' . _uri_escape($o{user} // 'authenticator') . "\@$b->{host}:$b->{port}/"
+	     . _uri_escape($o{db} // 'postgres');
+}
+
+sub pgbouncer_log {
+	my ($self) = @_;
+	return _slurp("$self->{tmp}/pgbouncer/pgbouncer.log") // '';
+}
+
+sub stop_pgbouncer {
+	my ($self) = @_;
+	my $b = delete $self->{pgbouncer} or return;
+	_terminate(10, $b->{pid});
+}
+
+# ---------------------------------------------------------------------------
+# hot standbys of the cluster: t/170_replica.t
+
+=pod
+
+=head2 Standbys
+
+=over
+
+=item C<< $t->start_standby(name => 'standby', conf => '') >>
+
+A streaming hot standby of the cluster of C<start_postgres>:
+C<pg_basebackup -R -X stream> into F<TMP/NAME/data>, its own port and socket
+directory F<TMP/NAME>, C<hot_standby = on>, started with C<pg_ctl -w>.  As
+root everything runs as C<postgres>.  C<conf> is extra text for its
+postgresql.conf.  Several standbys may run under different names.  Returns
+C<< { name => NAME, host => SOCKDIR, port => PORT, data => DIR } >>;
+stopped by pid at cleanup.
+
+=item C<< $t->standby_uri(name => 'standby', user => 'postgres', db => 'postgres') >>
+
+Like C<db_uri>, for the standby.
+
+=item C<< $t->standby_psql($sql, name => 'standby', db => 'postgres') >>
+
+Like C<psql>, on the standby (read-only, except recovery functions such as
+C<pg_wal_replay_pause()>).
+
+=item C<< $t->pause_standby(name => 'standby', mode => 'fast') >>, C<< $t->resume_standby(name => 'standby') >>
+
+Stop it keeping its data, and start it again on the same socket and port.
+
+=item C<< $t->wait_standby_caught_up(name => 'standby', timeout => 30) >>
+
+Waits until the standby has replayed everything the primary had written
+when it was called; dies after C<timeout> seconds.
+
+=item C<< $t->standby_log(name => 'standby') >>
+
+=back
+
+=cut
+
+sub _standby {
+	my ($self, $name) = @_;
+	$name //= 'standby';
+	return ($self->{standbys} || {})->{$name} || die "PgRestTest: no standby '$name'\n";
+}
+
+sub start_standby {
+	my ($self, %o) = @_;
+	die "PgRestTest: start_postgres first\n" unless $self->{pg_data};
+	my $name = $o{name} // 'standby';
+	die "PgRestTest: bad standby name '$name'\n" unless $name =~ /\A\w+\z/ && $name ne 'pg';
+	die "PgRestTest: standby '$name' exists\n" if ($self->{standbys} || {})->{$name};
+	my $dir = "$self->{tmp}/$name";
+	make_path($dir);
+	if ($self->{is_root}) {
+		my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+		chown $uid, $gid, $dir;
+	}
+	chmod 0755, $dir;
+	my $data = "$dir/data";
+	my $bindir = $self->{pg_bindir};
+	my ($st, $out, $err) = $self->_run(
+		[ "$bindir/pg_basebackup", '-D', $data, '-R', '-X', 'stream', '-c', 'fast', '--no-sync',
+		  '-h', $self->{pg_host}, '-p', $self->{pg_port}, '-U', 'postgres' ],
+		user => 'postgres', dir => $dir, timeout => 120, env => { %PG_ENV_CLEAR, LC_ALL => 'C' });
+	die "PgRestTest: pg_basebackup failed:\n$out$err" if $st != 0;
+	my $port = _free_port();
+	my $conf = <<"EOC";
+
+# --- PgRestTest standby $name ---
+unix_socket_directories = '$dir'
+port = $port
+hot_standby = on
+EOC
+	$conf .= "$o{conf}\n" if $o{conf};
+	open my $fh, '>>', "$data/postgresql.conf" or die "PgRestTest: $data/postgresql.conf: $!\n";
+	print $fh $conf;
+	close $fh;
+	my $sb = { name => $name, host => $dir, port => $port, data => $data,
+		   log => "$dir/postgres.log", dir => $dir };
+	$self->{standbys}{$name} = $sb;
+	$self->_stop_also('_stop_standbys');
+	$self->_start_standby_server($sb);
+	return { map { $_ => $sb->{$_} } qw(name host port data) };
+}
+
+sub _start_standby_server {
+	my ($self, $sb) = @_;
+	my ($st, $out, $err) = $self->_run(
+		[ "$self->{pg_bindir}/pg_ctl", '-D', $sb->{data}, '-l', $sb->{log}, '-w', '-t', '60', 'start' ],
+		user => 'postgres', dir => $sb->{dir}, timeout => 90);
+	if ($st != 0) {
+		my $l = _tail(_slurp($sb->{log}), 30);
+		die "PgRestTest: pg_ctl start of standby $sb->{name} failed:\n$out$err$l";
+	}
+	my $pm = _slurp("$sb->{data}/postmaster.pid") // '';
+	($sb->{pid}) = $pm =~ /\A(\d+)/;
+	delete $sb->{paused};
+}
+
+sub standby_uri {
+	my ($self, %o) = @_;
+	my $sb = $self->_standby(delete $o{name});
+	local $self->{pg_host} = $sb->{host};
+	local $self->{pg_port} = $sb->{port};
+	return $self->db_uri(%o);
+}
+
+sub standby_psql {
+	my ($self, $sql, %o) = @_;
+	my $sb = $self->_standby(delete $o{name});
+	local $self->{pg_host} = $sb->{host};
+	local $self->{pg_port} = $sb->{port};
+	return $self->psql($sql, %o);
+}
+
+sub standby_log {
+	my ($self, %o) = @_;
+	return _slurp($self->_standby($o{name})->{log}) // '';
+}
+
+sub pause_standby {
+	my ($self, %o) = @_;
+	my $sb = $self->_standby($o{name});
+	die "PgRestTest: standby $sb->{name} not running\n" if $sb->{paused};
+	my ($st, $out, $err) = $self->_run(
+		[ "$self->{pg_bindir}/pg_ctl", '-D', $sb->{data}, '-m', $o{mode} // 'fast',
+		  '-w', '-t', '30', 'stop' ],
+		user => 'postgres', dir => $sb->{dir}, timeout => 45);
+	die "PgRestTest: pg_ctl stop of standby $sb->{name} failed:\n$out$err" if $st != 0;
+	for (1 .. 100) {
+		last unless $sb->{pid} && _alive($sb->{pid});
+		sleep 0.05;
+	}
+	$sb->{paused} = 1;
+	return $self;
+}
+
+sub resume_standby {
+	my ($self, %o) = @_;
+	my $sb = $self->_standby($o{name});
+	die "PgRestTest: standby $sb->{name} not paused\n" unless $sb->{paused};
+	$self->_start_standby_server($sb);
+	return $self;
+}
+
+sub wait_standby_caught_up {
+	my ($self, %o) = @_;
+	my $sb = $self->_standby($o{name});
+	chomp(my $lsn = $self->psql('SELECT pg_current_wal_lsn()'));
+	my $deadline = time + ($o{timeout} // 30);
+	while (time < $deadline) {
+		my $r = eval {
+			$self->standby_psql("SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn",
+					    name => $sb->{name})
+		} // '';
+		return 1 if $r =~ /^t/;
+		sleep 0.1;
+	}
+	die "PgRestTest: standby $sb->{name} did not replay up to $lsn\n";
+}
+
+sub _stop_standbys {
+	my ($self) = @_;
+	for my $sb (values %{ delete $self->{standbys} || {} }) {
+		if (!$sb->{paused} && -f "$sb->{data}/postmaster.pid") {
+			eval {
+				$self->_run([ "$self->{pg_bindir}/pg_ctl", '-D', $sb->{data}, '-m', 'immediate',
+					      '-w', '-t', '30', 'stop' ],
+					    user => 'postgres', dir => $sb->{dir}, timeout => 45);
+			};
+		}
+		_terminate(5, $sb->{pid}) if $sb->{pid} && _alive($sb->{pid});
+	}
+}
+
 
 1;

@@ -1,0 +1,237 @@
+# 165_valgrind.t — a worker under valgrind memcheck, over a smoke subset of
+# the API, to its exit by SIGTERM.
+#
+# One worker runs as `valgrind --tool=memcheck --leak-check=full
+# --errors-for-leak-kinds=definite,indirect --track-origins=yes`, spawned
+# by spawn-fcgi (PgRestTest::start_workers_wrapped), behind nginx.  It
+# serves, twice (before and after the reloads): reads with filters, order,
+# limit, Range, count=exact and embedding (to-one and to-many), the
+# singular object and CSV media types, a write with return=representation,
+# an upsert (merge-duplicates, on_conflict), PATCH and DELETE, RPC by GET
+# and POST, the OpenAPI root, requests with a valid HS256 token (so the JWT
+# cache is filled and hit) and the error paths 400 (filter parse error,
+# bad JSON), 401 (bad signature, malformed token, expired), 404 (no such
+# table, no such function) and 405.  In between: NOTIFY pgrst, 'reload
+# schema' (a new table becomes visible), NOTIFY pgrst, 'reload config',
+# SIGUSR1 and SIGHUP.  Then SIGTERM: the worker finishes and exits, and
+# valgrind's leak check runs.
+#
+# Its log must say "ERROR SUMMARY: 0 errors" (with the flags above that
+# counts invalid reads/writes, uses of uninitialised values, bad frees and
+# definite/indirect leaks) and "definitely lost: 0" / "indirectly lost: 0"
+# (or "no leaks are possible").  t/valgrind.supp holds the suppressions,
+# each for library memory kept for the life of the process, with why.
+#
+# Note: per-request memory comes from pg_rest's arena (src/arena.c), whose
+# 64 KiB chunks are single malloc blocks: memcheck sees an overrun that
+# stays inside a chunk only in a -DPGR_ARENA_MALLOC_EACH build (make fuzz).
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use File::Copy qw(copy);
+use File::Path qw(make_path);
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use PgRestTest;
+
+PgRestTest::skip_unless_ready();
+my $VALGRIND = PgRestTest::_which('valgrind');
+plan skip_all => 'valgrind is not installed (Debian package valgrind)' unless $VALGRIND;
+
+my $T0 = time;
+my $SECRET = 'a-valgrind-test-secret-of-at-least-32-chars';
+my $t = PgRestTest->new();
+$t->start_postgres();
+$t->psql(<<'SQL');
+CREATE ROLE authenticator LOGIN NOINHERIT;
+CREATE ROLE anon NOLOGIN;
+CREATE ROLE webuser NOLOGIN;
+GRANT anon, webuser TO authenticator;
+CREATE SCHEMA api;
+GRANT USAGE ON SCHEMA api TO anon, webuser;
+CREATE TABLE api.clients (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE api.projects (id int PRIMARY KEY, name text NOT NULL,
+                           client_id int REFERENCES api.clients(id));
+CREATE TABLE api.items (id serial PRIMARY KEY, name text UNIQUE NOT NULL, qty int DEFAULT 0);
+CREATE TABLE api.secrets (id int PRIMARY KEY, note text);
+INSERT INTO api.clients VALUES (1, 'Microsoft'), (2, 'Apple'), (3, 'Nokia');
+INSERT INTO api.projects VALUES (1, 'Windows 7', 1), (2, 'Windows 10', 1), (3, 'IOS', 2),
+                                (4, 'OSX', 2), (5, 'Orphan', NULL);
+INSERT INTO api.secrets VALUES (1, 'for webuser only');
+GRANT SELECT ON api.clients, api.projects TO anon, webuser;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.items TO anon, webuser;
+GRANT USAGE ON SEQUENCE api.items_id_seq TO anon, webuser;
+GRANT SELECT ON api.secrets TO webuser;
+CREATE FUNCTION api.add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+CREATE FUNCTION api.client_projects(cid int) RETURNS SETOF api.projects LANGUAGE sql STABLE
+    AS $$ SELECT * FROM api.projects WHERE client_id = cid $$;
+CREATE FUNCTION api.whoami() RETURNS json LANGUAGE sql STABLE
+    AS $$ SELECT json_build_object('role', current_user,
+                                   'user', current_setting('request.jwt.claim.user', true)) $$;
+SQL
+
+my %cfg = (
+    'db-uri'         => $t->db_uri(user => 'authenticator', db => 'postgres'),
+    'db-schemas'     => 'api',
+    'db-anon-role'   => 'anon',
+    'jwt-secret'     => $SECRET,
+    'jwt-optional'   => JSON::PP::true,
+    'db-max-rows'    => 1000,
+    'log-level'      => 'info',
+);
+
+# valgrind's logs and the suppressions, where the worker (nobody) can read
+# and write them
+my $VG = $t->tmpdir . '/valgrind';
+make_path($VG);
+chmod 01777, $VG;
+copy("$FindBin::Bin/valgrind.supp", "$VG/valgrind.supp") or die "copy valgrind.supp: $!";
+chmod 0644, "$VG/valgrind.supp";
+my @VALGRIND = ($VALGRIND, '--tool=memcheck', '--leak-check=full',
+                '--show-leak-kinds=definite,indirect', '--errors-for-leak-kinds=definite,indirect',
+                '--track-origins=yes', '--num-callers=30', '--error-exitcode=99',
+                "--suppressions=$VG/valgrind.supp", "--log-file=$VG/memcheck.%p.log");
+
+$t->start_workers_wrapped(wrapper => \@VALGRIND, config => \%cfg, workers => 1);
+my ($W) = $t->worker_pids;
+$t->start_nginx(prefix => '/');
+
+# the first request waits for valgrind's start and the schema load
+my $r;
+for (1 .. 60) {
+    $r = $t->get('/clients?id=eq.1');
+    last if $r->{status} == 200;
+    sleep 0.5;
+}
+is($r->{status}, 200, 'the worker under valgrind answers');
+my $vglog = "$VG/memcheck.$W.log";
+ok(-s $vglog, "valgrind logs to $vglog (the spawned pid is valgrind's)");
+
+my $TOKEN   = $t->jwt({ role => 'webuser', user => 'alice', exp => time + 3600 }, $SECRET);
+my $EXPIRED = $t->jwt({ role => 'webuser', exp => time - 3600 }, $SECRET);
+my $WRONG   = $t->jwt({ role => 'webuser' }, 'another-secret-of-at-least-32-characters');
+my $N = 0;
+
+sub req {
+    my ($name, $method, $path, $status, %o) = @_;
+    my %h = %{ $o{headers} || {} };
+    $h{'Content-Type'} //= 'application/json' if defined $o{body};
+    my $res = $t->request($method, $path, headers => \%h,
+                          (defined $o{body} ? (body => ref $o{body} ? encode_json($o{body}) : $o{body}) : ()));
+    $N++;
+    is($res->{status}, $status, "$name: $status") or diag("$method $path: $res->{content}");
+    return $res;
+}
+
+sub smoke {
+    my ($round) = @_;
+    my $p = "round $round";
+    my $res = req("$p: to-many embed, filter, order", 'GET',
+                  '/clients?select=id,name,projects(id,name)&id=in.(1,2)&order=id.desc&projects.order=id', 200);
+    is($res->{json}[0]{projects}[0]{name}, 'IOS', "$p: embedded rows");
+    $res = req("$p: to-one embed, like, limit, count", 'GET',
+               '/projects?select=id,name,client:clients(name)&name=like.*s*&order=id&limit=2',
+               200, headers => { Prefer => 'count=exact' });
+    like($res->{headers}{'content-range'} // '', qr{^0-1/\d+$}, "$p: Content-Range with the count");
+    req("$p: Range header, or=, not.is", 'GET', '/projects?or=(id.eq.1,client_id.not.is.null)&select=id',
+        206, headers => { Range => '0-1', Prefer => 'count=exact' });
+    req("$p: singular object", 'GET', '/clients?id=eq.3', 200,
+        headers => { Accept => 'application/vnd.pgrst.object+json' });
+    $res = req("$p: CSV", 'GET', '/projects?select=id,name&order=id', 200, headers => { Accept => 'text/csv' });
+    like($res->{content}, qr/^id,name\n1,"Windows 7"\n/, "$p: CSV body");
+
+    $res = req("$p: POST return=representation", 'POST', '/items?select=id,name,qty',
+               201, body => [ { name => "pen $round", qty => 1 }, { name => "ink $round", qty => 2 } ],
+               headers => { Prefer => 'return=representation' });
+    is(ref $res->{json} eq 'ARRAY' ? scalar @{ $res->{json} } : -1, 2, "$p: both rows back");
+    $res = req("$p: upsert merge-duplicates", 'POST', '/items?on_conflict=name&select=name,qty',
+               201, body => [ { name => "pen $round", qty => 10 }, { name => "cap $round", qty => 3 } ],
+               headers => { Prefer => 'return=representation, resolution=merge-duplicates' });
+    $res = req("$p: PATCH", 'PATCH', "/items?name=eq.ink%20$round", 204, body => { qty => 5 });
+    req("$p: DELETE", 'DELETE', "/items?name=eq.cap%20$round", 204);
+
+    $res = req("$p: RPC GET", 'GET', '/rpc/add?a=40&b=2', 200);
+    is($res->{content}, '42', "$p: RPC result");
+    req("$p: RPC POST, set-returning, select", 'POST', '/rpc/client_projects?select=name', 200, body => { cid => 2 });
+    req("$p: OpenAPI root", 'GET', '/', 200);
+
+    $res = req("$p: JWT", 'GET', '/rpc/whoami', 200, headers => { Authorization => "Bearer $TOKEN" });
+    is($res->{json}{user}, 'alice', "$p: the token's claims reach SQL");
+    req("$p: JWT again (cache hit)", 'GET', '/secrets', 200, headers => { Authorization => "Bearer $TOKEN" });
+
+    req("$p: 400 parse error", 'GET', '/clients?id=eq', 400);
+    req("$p: 400 bad JSON", 'POST', '/items', 400, body => '{"name": ');
+    req("$p: 401 bad signature", 'GET', '/clients', 401, headers => { Authorization => "Bearer $WRONG" });
+    req("$p: 401 malformed token", 'GET', '/clients', 401, headers => { Authorization => 'Bearer a.b' });
+    req("$p: 401 expired", 'GET', '/clients', 401, headers => { Authorization => "Bearer $EXPIRED" });
+    req("$p: 401 anon on a table it cannot read", 'GET', '/secrets', 401);
+    req("$p: 404 no such table", 'GET', '/nosuchtable', 404);
+    req("$p: 404 no such function", 'POST', '/rpc/nosuchfn', 404, body => {});
+    req("$p: 405", 'PUT', '/rpc/add', 405, body => {});
+}
+
+smoke(1);
+
+# reloads: NOTIFY schema (a new table appears), NOTIFY config, SIGUSR1, SIGHUP
+$t->psql(q{CREATE TABLE api.later (id int PRIMARY KEY); INSERT INTO api.later VALUES (7);
+           GRANT SELECT ON api.later TO anon; NOTIFY pgrst, 'reload schema'});
+for (1 .. 60) {
+    $r = $t->get('/later');
+    last if $r->{status} == 200;
+    sleep 0.5;
+}
+is($r->{status}, 200, "NOTIFY pgrst, 'reload schema': the new table is served");
+$N++;
+$t->psql(q{NOTIFY pgrst, 'reload config'});
+req("after NOTIFY 'reload config'", 'GET', '/later', 200);
+kill 'USR1', $W;
+sleep 1;
+req('after SIGUSR1', 'GET', '/later', 200);
+kill 'HUP', $W;
+sleep 1;
+req('after SIGHUP', 'GET', '/later', 200);
+like($t->log_contents, qr/configuration reloaded/, 'the configuration was reloaded');
+
+smoke(2);
+
+# SIGTERM: valgrind runs its leak check on the way out
+ok(PgRestTest::_alive($W), 'the worker is alive after the smoke requests');
+kill 'TERM', $W;
+my $log = '';
+for (1 .. 240) {
+    $log = PgRestTest::_slurp($vglog) // '';
+    last if $log =~ /ERROR SUMMARY:/ && !PgRestTest::_alive($W);
+    sleep 0.5;
+}
+ok(!PgRestTest::_alive($W), 'SIGTERM: the worker exited');
+like($log, qr/ERROR SUMMARY:/, 'valgrind finished its report');
+
+my ($errors) = $log =~ /ERROR SUMMARY: ([\d,]+) errors/;
+my %lost;
+for my $kind (qw(definitely indirectly possibly)) {
+    ($lost{$kind}) = $log =~ /$kind lost: ([\d,]+) bytes/;
+    $lost{$kind} //= ($log =~ /no leaks are possible/ ? 0 : undef);
+    tr/,//d for grep { defined } $lost{$kind};
+}
+$errors =~ tr/,//d if defined $errors;
+my %kinds = map { $_ => scalar(() = $log =~ /^==\d+== \Q$_\E/mg) }
+    ('Invalid read', 'Invalid write', 'Invalid free', 'Mismatched free', 'Conditional jump',
+     'Use of uninitialised value', 'Syscall param', 'Source and destination overlap');
+is($errors, 0, 'valgrind: ERROR SUMMARY: 0 errors (invalid accesses, uninitialised values, definite/indirect leaks)')
+    or diag(PgRestTest::_tail($log, 150));
+is($kinds{$_}, 0, "valgrind: no '$_'") for sort keys %kinds;
+is($lost{definitely}, 0, 'valgrind: definitely lost: 0 bytes');
+is($lost{indirectly}, 0, 'valgrind: indirectly lost: 0 bytes');
+my ($supp) = $log =~ /suppressed: ([\d,]+) bytes/;
+my ($heap) = $log =~ /total heap usage: ([^\n]+)/;
+unlike($t->log_contents, qr/CRIT|FATAL/, 'no critical errors in the worker log');
+
+diag(sprintf('valgrind: %s errors; definitely lost %s, indirectly lost %s, possibly lost %s bytes; '
+             . 'suppressed %s bytes; heap: %s; %d requests; %.1f s',
+             $errors // '?', map({ $lost{$_} // '?' } qw(definitely indirectly possibly)),
+             $supp // 0, $heap // '?', $N, time - $T0));
+done_testing();
