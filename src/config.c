@@ -90,6 +90,8 @@ static const struct cf_key keys[] = {
 	STR("db-channel",             NULL,               db_channel,              "pgrst"),
 	BOOL("db-channel-enabled",    NULL,               db_channel_enabled,      "true"),
 	ENUM("db-tx-end",             NULL,               db_tx_end,               "commit", tx_ends),
+	STR("db-replica-uri",         NULL,               db_replica_uri,          NULL),
+	INT("db-replica-max-lag",     NULL,               db_replica_max_lag,      "10", 0),
 	SECRET("jwt-secret",          NULL),
 	BOOL("jwt-secret-is-base64",  "secret-is-base64", jwt_secret_is_base64,    "false"),
 	STR("jwt-aud",                NULL,               jwt_aud,                 NULL),
@@ -921,25 +923,42 @@ static int check_schemas(struct loader *ld)
 	return 0;
 }
 
-/* db-uri = "@/path/file": the URI is the file's content (PostgREST does this). */
-static int finish_db_uri(struct loader *ld)
+/*
+ * db-uri = "@/path/file": the URI is the file's content (PostgREST does
+ * this); db-replica-uri the same, so neither password need be in the file.
+ */
+static int finish_uri_file(struct loader *ld, const char *key, char **uri)
 {
-	struct config *cfg = ld->cfg;
 	char *text, *a, *b;
 
-	if (cfg->db_uri[0] != '@')
+	if (*uri == NULL || (*uri)[0] != '@')
 		return 0;
-	text = read_file(cfg->db_uri + 1, NULL);
+	text = read_file(*uri + 1, NULL);
 	if (text == NULL)
-		return fail_key(ld, find_key("db-uri", NULL), "could not read \"%s\": %s",
-				cfg->db_uri + 1, strerror(errno));
+		return fail_key(ld, find_key(key, NULL), "could not read \"%s\": %s",
+				*uri + 1, strerror(errno));
 	for (a = text; isspace((unsigned char) *a); a++)
 		;
 	for (b = a + strlen(a); b > a && isspace((unsigned char) b[-1]); b--)
 		;
-	free(cfg->db_uri);
-	cfg->db_uri = xstrndup(a, b - a);
+	free(*uri);
+	*uri = xstrndup(a, b - a);
 	free(text);
+	return 0;
+}
+
+static int finish_db_uri(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+
+	if (finish_uri_file(ld, "db-uri", &cfg->db_uri) < 0 ||
+	    finish_uri_file(ld, "db-replica-uri", &cfg->db_replica_uri) < 0)
+		return -1;
+	/* an empty value is no replica, as if the key were not given */
+	if (cfg->db_replica_uri != NULL && cfg->db_replica_uri[0] == '\0') {
+		free(cfg->db_replica_uri);
+		cfg->db_replica_uri = NULL;
+	}
 	return 0;
 }
 
@@ -1335,7 +1354,8 @@ void config_print(const struct config *cfg, FILE *f)
 		case CF_STR:
 		case CF_ENUM:
 			s = *(char *const *) field;
-			if (k == find_key("db-uri", NULL) && s != NULL) {
+			if ((k == find_key("db-uri", NULL) || k == find_key("db-replica-uri", NULL)) &&
+			    s != NULL) {
 				char *masked = mask_conninfo(s);
 
 				print_quoted(f, masked);

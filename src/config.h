@@ -43,6 +43,8 @@ struct config {
 	char *db_channel;          /* LISTEN channel, default "pgrst" */
 	bool db_channel_enabled;   /* default true */
 	char *db_tx_end;           /* commit | commit-allow-override | rollback | rollback-allow-override */
+	char *db_replica_uri;      /* pg_rest: a hot standby for GET/HEAD reads, NULL = none */
+	long db_replica_max_lag;   /* pg_rest: seconds of replay lag before reads go to the primary, 0 = no check */
 
 	/* auth */
 	unsigned char *jwt_secret; /* key bytes (base64-decoded when asked), NULL = no secret */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,15 +30,35 @@
 
 struct cache_entry {
 	char *sql;                  /* malloc'd, NULL = empty slot */
-	char name[16];
+	char name[32];
 	bool prepared;              /* the server has it */
 };
 
 struct stmt_cache {
 	struct cache_entry slots[CACHE_SLOTS];
 	int used;
-	int next_id;
+	int next_id;                /* never reset: a name is never given twice */
+	char prefix[16];            /* "pgr_<8 hex digits>", random per cache */
 };
+
+/*
+ * Names unique to this process, not only to this connection.  Behind a
+ * transaction pooler (PgBouncer, pool_mode = transaction) the server
+ * connection changes under the worker; were the names "pgr_0", "pgr_1"
+ * in every worker, a worker could execute another worker's statement of
+ * the same name with its own parameters.  With a random part a statement
+ * prepared elsewhere is simply missing (26000), which db_run() turns
+ * into a clear error.  Other machines' workers may share the pooler, so
+ * the pid alone would not do.
+ */
+static void cache_name_prefix(struct stmt_cache *c)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)getpid() ^ (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)c;
+	snprintf(c->prefix, sizeof(c->prefix), "pgr_%08x", (unsigned)r);
+}
 
 /*
  * Eight bytes a step: every request looks up its statements here, and the
@@ -84,7 +105,7 @@ static struct cache_entry *cache_get(struct stmt_cache *c, const char *sql)
 			e->sql = strdup(sql);
 			if (e->sql == NULL)
 				return NULL;
-			snprintf(e->name, sizeof(e->name), "pgr_%d", c->next_id++);
+			snprintf(e->name, sizeof(e->name), "%s_%d", c->prefix, c->next_id++);
 			e->prepared = false;
 			c->used++;
 			return e;
@@ -107,6 +128,19 @@ void db_init(struct db *db, const struct config *cfg)
 		log_msg(LOG_CRIT, "out of memory");
 		abort();
 	}
+	cache_name_prefix(db->cache);
+}
+
+void db_init_replica(struct db *db, const struct config *cfg)
+{
+	db_init(db, cfg);
+	db->replica = true;
+}
+
+/* what the log calls this connection */
+static const char *db_what(const struct db *db)
+{
+	return db->replica ? "the replica" : "the database";
 }
 
 void db_close(struct db *db)
@@ -129,11 +163,31 @@ static void db_drop(struct db *db)
 	cache_clear(db->cache);
 }
 
-/* LISTEN on db-channel, for NOTIFY pgrst, 'reload schema' and the like. */
+/*
+ * LISTEN on db-channel, for NOTIFY pgrst, 'reload schema' and the like.
+ *
+ * Not with db-prepared-statements = false, the setting for a transaction
+ * pooler: there LISTEN would register on whichever server connection ran
+ * it, which then serves other clients; this worker would never hear the
+ * NOTIFY and some other worker might, at random.  Signals still reload
+ * (SIGHUP, SIGUSR1).  Not on the replica either: a hot standby refuses
+ * LISTEN, and the schema cache comes from the primary.
+ */
 static void listen_channel(struct db *db)
 {
-	if (!db->cfg->db_channel_enabled || db->cfg->db_channel == NULL)
+	static bool told;
+
+	if (!db->cfg->db_channel_enabled || db->cfg->db_channel == NULL || db->replica)
 		return;
+	if (!db->cfg->db_prepared_statements) {
+		if (!told)
+			log_warn("not listening on db-channel \"%s\": db-prepared-statements = false "
+				 "(NOTIFY does not work through a transaction pooler); "
+				 "reload with SIGUSR1 (schema) and SIGHUP (configuration)",
+				 db->cfg->db_channel);
+		told = true;
+		return;
+	}
 
 	char *ident = PQescapeIdentifier(db->conn, db->cfg->db_channel, strlen(db->cfg->db_channel));
 	char sql[300];
@@ -176,13 +230,14 @@ unsigned db_notifications(struct db *db)
 static bool db_connect(struct db *db)
 {
 	const char *keys[5], *vals[5];
+	const char *uri = db->replica ? db->cfg->db_replica_uri : db->cfg->db_uri;
 	int k = 0;
 
 	/* ours first: what the URI says overrides them … */
 	keys[k] = "connect_timeout", vals[k++] = "5";
 	keys[k] = "fallback_application_name", vals[k++] = "pg_rest";
-	if (db->cfg->db_uri != NULL && db->cfg->db_uri[0] != '\0')
-		keys[k] = "dbname", vals[k++] = db->cfg->db_uri;
+	if (uri != NULL && uri[0] != '\0')
+		keys[k] = "dbname", vals[k++] = uri;
 	/* … except the encoding: identifier quoting assumes UTF-8 */
 	keys[k] = "client_encoding", vals[k++] = "UTF8";
 	keys[k] = NULL, vals[k] = NULL;
@@ -195,15 +250,16 @@ static bool db_connect(struct db *db)
 			 PQerrorMessage(db->conn));
 		/* one line in the log: libpq messages end with a newline */
 		db->last_error[strcspn(db->last_error, "\n")] = '\0';
-		if (db->failures == 0)
-			log_error("could not connect to the database: %s", db->last_error);
+		/* replica.c logs the replica's outages, once each */
+		if (db->failures == 0 && !db->replica)
+			log_error("could not connect to %s: %s", db_what(db), db->last_error);
 		db->failures++;
 		PQfinish(db->conn);
 		db->conn = NULL;
 		return false;
 	}
-	if (db->failures > 0)
-		log_info("connected to the database after %d failed attempts", db->failures);
+	if (db->failures > 0 && !db->replica)
+		log_info("connected to %s after %d failed attempts", db_what(db), db->failures);
 	db->failures = 0;
 	db->connections++;
 	listen_channel(db);
@@ -263,7 +319,7 @@ enum item_kind { ITEM_PREPARE, ITEM_EXEC };
 
 struct item {
 	enum item_kind kind;
-	struct cache_entry *entry;  /* for ITEM_PREPARE */
+	struct cache_entry *entry;  /* the named statement, NULL for an unnamed one */
 	int stmt;                   /* index into stmts, -1 for BEGIN/COMMIT */
 };
 
@@ -290,7 +346,7 @@ static bool send_stmt(struct db *db, const char *sql, int nparams, const char *c
 		e->prepared = true;
 	}
 	items[*n_items].kind = ITEM_EXEC;
-	items[*n_items].entry = NULL;
+	items[*n_items].entry = e;
 	items[*n_items].stmt = stmt;
 	(*n_items)++;
 	return PQsendQueryPrepared(db->conn, e->name, nparams, values, NULL, NULL, 0) == 1;
@@ -310,19 +366,56 @@ static void error_from_result(PGresult *res, bool as_anon, struct http_error *er
 		err->www_authenticate = "Bearer";
 }
 
+/* 26000 / 42P05 on one of our own names: see cache_name_prefix() */
+static bool lost_statement(const struct item *it, PGresult *res)
+{
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return it->entry != NULL && st != NULL &&
+	       (strcmp(st, "26000") == 0 || strcmp(st, "42P05") == 0);
+}
+
+/*
+ * Behind a transaction pooler the statements this worker prepared are on
+ * other server connections.  PostgreSQL's own message ("prepared statement
+ * "pgr_…" does not exist") would leave the administrator guessing; say
+ * what to change, keep PostgreSQL's words in details, and forget every
+ * prepared statement so the worker is consistent again (the next request
+ * prepares what it needs on whatever connection it gets).
+ */
+static void pooler_error(struct db *db, struct http_error *err)
+{
+	static bool told;
+	const char *pg_message = err->message;
+
+	http_error_set(err, 500, err->code,
+		       "Prepared statements do not survive on this connection: set "
+		       "db-prepared-statements = false behind a transaction pooler such as PgBouncer",
+		       pg_message,
+		       "PgBouncer in pool_mode = transaction gives each transaction any server connection.");
+	if (!told)
+		log_error("%s lost this worker's prepared statements (%s): a transaction pooler "
+			  "such as PgBouncer is in between; set db-prepared-statements = false",
+			  db_what(db), pg_message);
+	told = true;
+	cache_clear(db->cache);
+}
+
 static void connection_error(struct db *db, struct http_error *err, struct arena *a)
 {
 	const char *msg = db->conn ? PQerrorMessage(db->conn) : "no connection";
 
 	http_error_set(err, 503, "PGRST001", "Database client error. Retrying the connection.",
 		       arena_strndup(a, msg, strcspn(msg, "\n")), NULL);
-	log_error("database connection lost: %.*s", (int)strcspn(msg, "\n"), msg);
+	if (!db->replica)
+		log_error("database connection lost: %.*s", (int)strcspn(msg, "\n"), msg);
 	db_drop(db);
 }
 
 /* Read every result of the pipeline; keep the rows of each statement. */
 static bool collect(struct db *db, const struct item *items, int n_items, PGresult **out,
-		    bool as_anon, struct http_error *err, struct arena *a, bool *broken)
+		    bool as_anon, struct http_error *err, struct arena *a, bool *broken,
+		    bool *lost)
 {
 	bool failed = false;
 
@@ -340,6 +433,7 @@ static bool collect(struct db *db, const struct item *items, int n_items, PGresu
 		if (st == PGRES_FATAL_ERROR && !failed) {
 			failed = true;
 			error_from_result(res, as_anon, err, a);
+			*lost = lost_statement(&items[i], res);
 		}
 		if (items[i].kind == ITEM_EXEC && items[i].stmt >= 0 && st == PGRES_TUPLES_OK)
 			out[items[i].stmt] = res;
@@ -397,7 +491,8 @@ static bool run_once(struct db *db, bool read_only, enum tx_end end,
 		return false;
 	}
 
-	bool done = collect(db, items, n_items, out, as_anon, err, a, broken);
+	bool lost = false;
+	bool done = collect(db, items, n_items, out, as_anon, err, a, broken, &lost);
 
 	if (*broken) {
 		clear_results(out, n);
@@ -408,6 +503,8 @@ static bool run_once(struct db *db, bool read_only, enum tx_end end,
 		clear_results(out, n);
 		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
 			PQclear(PQexec(db->conn, "ROLLBACK"));
+		if (lost)
+			pooler_error(db, err);
 	}
 	return done;
 }
@@ -441,8 +538,9 @@ bool db_run(struct db *db, bool read_only, enum tx_end end,
 		 * PGRSTX00) is reported as PGRST001 and a read is retried.
 		 */
 		if (err->status != 0 && strcmp(err->code, "PGRSTX00") != 0) {
-			log_error("database connection lost during the request: %s %s",
-				  err->code, err->message);
+			if (!db->replica)
+				log_error("database connection lost during the request: %s %s",
+					  err->code, err->message);
 			db_drop(db);
 			return false;
 		}

@@ -23,6 +23,7 @@ struct stmt_cache;
 struct db {
 	PGconn *conn;
 	const struct config *cfg;
+	bool replica;               /* connects to db-replica-uri: no LISTEN, "replica" in the log */
 	struct stmt_cache *cache;
 	time_t last_attempt;        /* last connection attempt */
 	int failures;               /* consecutive failed attempts, for backoff */
@@ -38,6 +39,8 @@ struct db_stmt {
 };
 
 void db_init(struct db *db, const struct config *cfg);
+/* The same for the connection to db-replica-uri (replica.c). */
+void db_init_replica(struct db *db, const struct config *cfg);
 void db_close(struct db *db);
 
 /*
@@ -62,6 +65,11 @@ enum tx_end {
  * end says how the transaction ends; with TX_END_LATER the caller looks
  * at the results first and then calls db_finish() (a second round trip,
  * only for writes whose outcome decides: max-affected, singular object).
+ * A named statement of this worker that the server connection does not
+ * have (26000) or has already (42P05) means a transaction pooler hands
+ * the worker other server connections: that is answered 500 with a
+ * message naming db-prepared-statements = false and PgBouncer, and the
+ * statement cache is emptied so the next request prepares afresh.
  */
 bool db_run(struct db *db, bool read_only, enum tx_end end,
 	    const struct db_stmt *stmts, int n, PGresult **out,

@@ -15,11 +15,13 @@
 #include "arena.h"
 #include "config.h"
 #include "db.h"
+#include "replica.h"
 #include "schema.h"
 
 struct worker {
 	struct config *cfg;
-	struct db db;
+	struct db db;                   /* the primary (db-uri) */
+	struct replica replica;         /* db-replica-uri, for GET/HEAD reads */
 	struct schema_cache *schema;    /* NULL until loaded */
 	unsigned long schema_conn;      /* db.connections when it was loaded */
 	bool schema_stale;              /* reload asked for */

@@ -1,6 +1,7 @@
 /*
  * prefer.c — parse Prefer: return=, count=, resolution=, missing=, tx=,
- * handling=, timezone=, max-affected=, params=.
+ * handling=, timezone=, max-affected=, params=, and pg_rest's own
+ * read-primary (a read that must see the primary, see replica.h).
  *
  * Unknown or malformed preferences are collected in p->invalid: with
  * handling=strict they are an error (PGRST122), otherwise ignored, as
@@ -27,7 +28,9 @@ static void add_invalid(struct prefer *p, struct arena *a, const char *item, siz
  * The preferences with a fixed set of values: which field they set and to
  * what.  The first value given for a preference wins.
  */
-enum pref_field { F_RETURN, F_COUNT, F_RESOLUTION, F_MISSING, F_TX, F_STRICT, F_LENIENT, F_SINGLE };
+enum pref_field {
+	F_RETURN, F_COUNT, F_RESOLUTION, F_MISSING, F_TX, F_STRICT, F_LENIENT, F_SINGLE, F_PRIMARY
+};
 
 static const struct {
 	const char *item;
@@ -49,6 +52,7 @@ static const struct {
 	{"handling=strict", F_STRICT, 1},
 	{"handling=lenient", F_LENIENT, 1},
 	{"params=single-object", F_SINGLE, 1},
+	{"read-primary", F_PRIMARY, 1},
 };
 
 /* set an enum field unless an earlier value already did */
@@ -65,6 +69,7 @@ static void set_fixed(struct prefer *p, enum pref_field field, int v)
 	case F_STRICT: p->strict = true; break;
 	case F_LENIENT: p->lenient = true; break;
 	case F_SINGLE: p->single_object = true; break;
+	case F_PRIMARY: p->read_primary = true; break;
 	}
 }
 

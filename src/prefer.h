@@ -23,6 +23,7 @@ struct prefer {
 	bool strict;                /* handling=strict */
 	bool lenient;               /* handling=lenient (said explicitly) */
 	bool single_object;         /* params=single-object */
+	bool read_primary;          /* pg_rest's read-primary: not on db-replica-uri */
 	const char *timezone;       /* timezone=..., or NULL */
 	long long max_affected;     /* -1 = not given */
 	const char *invalid;        /* preferences not understood, ", "-joined, or NULL */

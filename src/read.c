@@ -176,6 +176,36 @@ static void sql_start(struct sql *s, struct arena *a, const struct read_request 
 }
 
 /*
+ * GET and HEAD, which run READ ONLY, may go to db-replica-uri; a POST to
+ * a stable function runs READ ONLY too but stays on the primary, as does
+ * a read with Prefer: read-primary.
+ */
+static bool replica_candidate(struct ctx *c, const struct read_request *r, bool read_only)
+{
+	return read_only && !r->pf.read_primary &&
+	       (strcmp(c->req.method, "GET") == 0 || strcmp(c->req.method, "HEAD") == 0);
+}
+
+/*
+ * db_run() on the replica when it may serve the read, else on the primary.
+ * A read the replica could not answer because it went away runs again on
+ * the primary: the client sees no error for a standby's outage.
+ */
+static bool read_run_db(struct ctx *c, const struct read_request *r, bool read_only,
+			const struct db_stmt *stmts, int n, PGresult **res)
+{
+	struct db *primary = &c->w->db;
+	struct db *db = replica_candidate(c, r, read_only)
+		? replica_for_read(&c->w->replica, primary, c->a) : primary;
+
+	if (db_run(db, read_only, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a))
+		return true;
+	if (db == primary || !replica_failed(&c->w->replica, &c->err))
+		return false;
+	return db_run(primary, read_only, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a);
+}
+
+/*
  * Run a prepared read in one round trip and answer it.  location is the
  * path Content-Location names ("items", "rpc/fn").
  */
@@ -205,7 +235,7 @@ int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool
 	stmts[n] = (struct db_stmt){s.text.data, s.n_values, s.values};
 	n++;
 
-	if (!db_run(&c->w->db, read_only, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a))
+	if (!read_run_db(c, r, read_only, stmts, n, res))
 		return ctx_fail(c);
 	int rc = r->explain ? respond_plan(c, r->media, res[n - 1])
 			    : respond_read(c, spec, &r->q, res[n - 1],

@@ -50,6 +50,7 @@ static void reload_config(struct worker *w)
 	} else {
 		w->db.cfg = fresh;
 	}
+	replica_reconfigure(&w->replica, fresh);
 	config_free(w->cfg);
 	free(w->cfg);
 	w->cfg = fresh;
@@ -93,6 +94,7 @@ void worker_start(struct worker *w, struct config *cfg, const char *config_path)
 	w->config_path = config_path;
 	arena_init(&w->arena);
 	db_init(&w->db, cfg);
+	replica_init(&w->replica, cfg);
 	/* connect and load now so the first request does not wait; failure is not fatal */
 	reload_schema(w);
 }
@@ -204,6 +206,7 @@ void worker_stop(struct worker *w)
 		schema_free(w->schema);
 	w->schema = NULL;
 	db_close(&w->db);
+	replica_close(&w->replica);
 	arena_destroy(&w->arena);
 	config_free(w->cfg);
 	free(w->cfg);
