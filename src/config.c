@@ -102,6 +102,7 @@ static const struct cf_key keys[] = {
 	INT("jwt-cache-max-entries",  NULL,               jwt_cache_max_entries,   "1000", 0),
 	ENUM("openapi-mode",          NULL,               openapi_mode,            "follow-privileges", openapi_modes),
 	STR("openapi-server-proxy-uri", NULL,             openapi_server_proxy_uri, NULL),
+	LIST("server-cors-allowed-origins", NULL,         server_cors_allowed_origins, NULL),
 	INT("max-body-bytes",         NULL,               max_body_bytes,          "10485760", 0),
 	LEVEL("log-level",            NULL,               log_level,               "error"),
 
@@ -119,7 +120,6 @@ static const struct cf_key keys[] = {
 	SERVER("db-pool-automatic-recovery",  NULL),
 
 	/* PostgREST features pg_rest does not have yet */
-	LATER("server-cors-allowed-origins",  NULL),
 	LATER("server-trace-header",          NULL),
 	LATER("server-timing-enabled",        NULL),
 	LATER("server-otel-enabled",          NULL),

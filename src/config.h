@@ -61,6 +61,8 @@ struct config {
 	/* openapi / misc */
 	char *openapi_mode;        /* follow-privileges | ignore-privileges | disabled */
 	char *openapi_server_proxy_uri;
+	char **server_cors_allowed_origins;  /* origins echoed back with credentials; none = any origin, "*" */
+	int n_server_cors_allowed_origins;
 	long max_body_bytes;       /* pg_rest: largest request body accepted, default 10 MiB */
 	enum log_level log_level;  /* default error */
 

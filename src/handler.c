@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "cors.h"
 #include "media.h"
 #include "prefer.h"
 #include "json.h"
@@ -286,6 +287,7 @@ static int handle_options(struct ctx *c, const char *name)
 	if (rel->deletable)
 		sbuf_puts(&allow, ",DELETE");
 	c->resp.status = 200;
+	response_allow_any_origin(&c->resp);
 	response_header(&c->resp, "Allow", allow.data);
 	if (c->profile_header)
 		response_header(&c->resp, "Content-Profile", c->schema);
@@ -324,6 +326,7 @@ static int route_rpc(struct ctx *c, const char *name)
 					     arena_printf(c->a, "Could not find the function %s.%s in the schema cache",
 							  c->schema, name), NULL, NULL);
 		c->resp.status = 200;
+		response_allow_any_origin(&c->resp);
 		response_header(&c->resp, "Allow", c->w->schema->functions[first].volatility == 'v'
 				? "OPTIONS,POST" : "OPTIONS,GET,HEAD,POST");
 		return response_send(&c->resp, NULL, 0);
@@ -343,6 +346,7 @@ static int route_root(struct ctx *c)
 
 	if (strcmp(m, "OPTIONS") == 0) {
 		c->resp.status = 200;
+		response_allow_any_origin(&c->resp);
 		response_header(&c->resp, "Allow", "OPTIONS,GET,HEAD");
 		return response_send(&c->resp, NULL, 0);
 	}
@@ -409,7 +413,7 @@ void handle_request(struct worker *w, FCGX_Request *fr)
 		ctx_fail_with(&c, 400, "PGRST102", "Invalid request", perr, NULL);
 	} else {
 		response_init(&c.resp, fr->out, c.a, strcmp(c.req.method, "HEAD") == 0);
-		if (read_body(&c, fr->in) == 0)
+		if (cors_begin(c.cfg, &c.req, &c.resp, c.a) == 0 && read_body(&c, fr->in) == 0)
 			route(&c);
 	}
 	w->requests++;

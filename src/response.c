@@ -118,7 +118,14 @@ void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool h
 	r->out = out;
 	r->status = 200;
 	r->head_only = head_only;
+	r->cors_origin_sent = false;
 	sbuf_init(&r->headers, a, 256);
+}
+
+void response_allow_any_origin(struct response *r)
+{
+	if (!r->cors_origin_sent)
+		response_header(r, "Access-Control-Allow-Origin", "*");
 }
 
 void response_header(struct response *r, const char *name, const char *value)

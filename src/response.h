@@ -44,6 +44,7 @@ struct response {
 	int status;
 	struct sbuf headers;        /* "Name: value\r\n" lines */
 	bool head_only;             /* HEAD: headers but no body */
+	bool cors_origin_sent;      /* cors.c added Access-Control-Allow-Origin */
 };
 
 void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool head_only);
@@ -61,6 +62,12 @@ void response_header(struct response *r, const char *name, const char *value);
 #define RESPONSE_MAX_ECHO_HEADER 2048
 void response_headerf(struct response *r, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * "Access-Control-Allow-Origin: *" on the answers to OPTIONS (PostgREST's
+ * respondInfo sends it to every client), unless cors.c already sent one.
+ */
+void response_allow_any_origin(struct response *r);
+
 /* Send status, headers and body (body may be NULL). Returns -1 when the client is gone. */
 int response_send(struct response *r, const char *body, size_t len);
 /* Send e as PostgREST's JSON error body. */
