@@ -103,6 +103,7 @@ static const struct cf_key keys[] = {
 	ENUM("openapi-mode",          NULL,               openapi_mode,            "follow-privileges", openapi_modes),
 	STR("openapi-server-proxy-uri", NULL,             openapi_server_proxy_uri, NULL),
 	LIST("server-cors-allowed-origins", NULL,         server_cors_allowed_origins, NULL),
+	STR("server-trace-header",    NULL,               server_trace_header,     NULL),
 	INT("max-body-bytes",         NULL,               max_body_bytes,          "10485760", 0),
 	LEVEL("log-level",            NULL,               log_level,               "error"),
 
@@ -120,7 +121,6 @@ static const struct cf_key keys[] = {
 	SERVER("db-pool-automatic-recovery",  NULL),
 
 	/* PostgREST features pg_rest does not have yet */
-	LATER("server-trace-header",          NULL),
 	LATER("server-timing-enabled",        NULL),
 	LATER("server-otel-enabled",          NULL),
 	LATER("db-config",                    NULL),

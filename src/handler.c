@@ -398,6 +398,31 @@ static int route(struct ctx *c)
 	return handle_read(c, name, strcmp(m, "HEAD") == 0);
 }
 
+/*
+ * server-trace-header: the request's value of that header goes back in
+ * the answer, so a request can be followed through the web server's and
+ * the database's logs (PostgREST sends it on every answer, errors too).
+ */
+static void echo_trace_header(struct ctx *c)
+{
+	const char *name = c->cfg->server_trace_header;
+	const char *value;
+	char *lower;
+
+	if (name == NULL || name[0] == '\0')
+		return;
+	lower = arena_strdup(c->a, name);
+	for (char *p = lower; *p; p++) {
+		/* a header name is a token: nothing else may reach the header block */
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return;
+		*p = (char)tolower((unsigned char)*p);
+	}
+	value = request_header(&c->req, lower);
+	if (value != NULL)
+		response_header(&c->resp, name, value);
+}
+
 void handle_request(struct worker *w, FCGX_Request *fr)
 {
 	struct ctx c;
@@ -413,6 +438,7 @@ void handle_request(struct worker *w, FCGX_Request *fr)
 		ctx_fail_with(&c, 400, "PGRST102", "Invalid request", perr, NULL);
 	} else {
 		response_init(&c.resp, fr->out, c.a, strcmp(c.req.method, "HEAD") == 0);
+		echo_trace_header(&c);
 		if (cors_begin(c.cfg, &c.req, &c.resp, c.a) == 0 && read_body(&c, fr->in) == 0)
 			route(&c);
 	}

@@ -3,8 +3,9 @@
 # server-cors-allowed-origins is unset; with a list, a listed origin echoed
 # back with credentials and any other origin left without CORS headers;
 # preflights answered whatever the path; Access-Control-Expose-Headers on
-# every other answer to an allowed origin, errors included.  Through
-# nginx, which passes Origin as HTTP_ORIGIN.
+# every other answer to an allowed origin, errors included.  Also
+# server-trace-header (the named request header echoed).  Through nginx,
+# which passes Origin as HTTP_ORIGIN.
 use strict;
 use warnings;
 use FindBin;
@@ -115,11 +116,22 @@ $r = $t->request('OPTIONS', '/items', headers => { Origin => 'http://localhost:8
 is(h($r, 'Access-Control-Allow-Origin'), '*', 'OPTIONS with Origin, not a preflight: Allow-Origin *, once');
 is(h($r, 'Allow'), 'OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE', 'OPTIONS with Origin, not a preflight: Allow');
 
-# --- a list of origins ----------------------------------------------------
+ok(!defined h($t->get('/items', headers => { 'X-Request-Id' => 'abc' }), 'X-Request-Id'),
+   'server-trace-header unset: nothing echoed');
+
+# --- a list of origins; server-trace-header --------------------------------
 
 $t->stop_workers;
 $t->start_workers(config => { %cfg,
-	'server-cors-allowed-origins' => 'http://example.com, http://example2.com' }, workers => 1);
+	'server-cors-allowed-origins' => 'http://example.com, http://example2.com',
+	'server-trace-header' => 'X-Request-Id' }, workers => 1);
+
+$r = $t->get('/items', headers => { 'X-Request-Id' => 'req-42' });
+is(h($r, 'X-Request-Id'), 'req-42', 'server-trace-header: the value echoed');
+($e) = $t->error_ok('/nothing_here', 404, '42P01', 'error with a trace header',
+		    headers => { 'X-Request-Id' => 'req-43' });
+is(h($e, 'X-Request-Id'), 'req-43', 'server-trace-header: echoed on errors too');
+ok(!defined h($t->get('/items'), 'X-Request-Id'), 'server-trace-header: nothing when the request has none');
 
 $r = $t->request('OPTIONS', '/items', headers => { Accept => '*/*', Origin => 'http://example.com',
 	'Access-Control-Request-Method' => 'POST', 'Access-Control-Request-Headers' => 'Content-Type' });
