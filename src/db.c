@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -160,6 +162,7 @@ static void db_drop(struct db *db)
 	if (db->conn != NULL)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	db->connecting = false;
 	cache_clear(db->cache);
 }
 
@@ -227,9 +230,9 @@ unsigned db_notifications(struct db *db)
 	return want;
 }
 
-static bool db_connect(struct db *db)
+/* The connection keywords: ours, then the URI's, which override them. */
+static void conn_params(const struct db *db, const char **keys, const char **vals)
 {
-	const char *keys[5], *vals[5];
 	const char *uri = db->replica ? db->cfg->db_replica_uri : db->cfg->db_uri;
 	int k = 0;
 
@@ -241,28 +244,45 @@ static bool db_connect(struct db *db)
 	/* … except the encoding: identifier quoting assumes UTF-8 */
 	keys[k] = "client_encoding", vals[k++] = "UTF8";
 	keys[k] = NULL, vals[k] = NULL;
+}
 
-	db_drop(db);
-	db->last_attempt = time(NULL);
-	db->conn = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(db->conn) != CONNECTION_OK) {
-		snprintf(db->last_error, sizeof(db->last_error), "%s",
-			 PQerrorMessage(db->conn));
-		/* one line in the log: libpq messages end with a newline */
-		db->last_error[strcspn(db->last_error, "\n")] = '\0';
-		/* replica.c logs the replica's outages, once each */
-		if (db->failures == 0 && !db->replica)
-			log_error("could not connect to %s: %s", db_what(db), db->last_error);
-		db->failures++;
-		PQfinish(db->conn);
-		db->conn = NULL;
-		return false;
-	}
+static void connect_failed(struct db *db, const char *why)
+{
+	snprintf(db->last_error, sizeof(db->last_error), "%s", why);
+	/* one line in the log: libpq messages end with a newline */
+	db->last_error[strcspn(db->last_error, "\n")] = '\0';
+	/* replica.c logs the replica's outages, once each */
+	if (db->failures == 0 && !db->replica)
+		log_error("could not connect to %s: %s", db_what(db), db->last_error);
+	db->failures++;
+	PQfinish(db->conn);
+	db->conn = NULL;
+	db->connecting = false;
+}
+
+static void connect_done(struct db *db)
+{
 	if (db->failures > 0 && !db->replica)
 		log_info("connected to %s after %d failed attempts", db_what(db), db->failures);
 	db->failures = 0;
 	db->connections++;
+	db->connecting = false;
 	listen_channel(db);
+}
+
+static bool db_connect(struct db *db)
+{
+	const char *keys[5], *vals[5];
+
+	conn_params(db, keys, vals);
+	db_drop(db);
+	db->last_attempt = time(NULL);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		connect_failed(db, PQerrorMessage(db->conn));
+		return false;
+	}
+	connect_done(db);
 	return true;
 }
 
@@ -309,6 +329,105 @@ bool db_ensure(struct db *db, struct http_error *err, struct arena *a)
 	}
 	http_error_set(err, 503, "PGRST000", "Could not connect with the database",
 		       arena_strdup(a, db->last_error[0] ? db->last_error : NULL), NULL);
+	return false;
+}
+
+/*
+ * connect_timeout as the connection string says (ours is 5 s): libpq
+ * enforces it only for blocking connects.
+ */
+static double connect_timeout(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	double t = 5;
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL && atoi(o->val) > 0)
+			t = atoi(o->val);
+	PQconninfoFree(opts);
+	return t < 2 ? 2 : t;
+}
+
+static bool connect_start(struct db *db)
+{
+	const char *keys[5], *vals[5];
+
+	conn_params(db, keys, vals);
+	db_drop(db);
+	db->last_attempt = time(NULL);
+	db->conn = PQconnectStartParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
+		connect_failed(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		return false;
+	}
+	db->connecting = true;
+	db->connect_want = PGRES_POLLING_WRITING;
+	db->connect_deadline = monotonic_now() + connect_timeout(db->conn);
+	return true;
+}
+
+/*
+ * Drive a connection attempt for at most budget seconds; true when it is
+ * up.  libpq's rule: call PQconnectPoll() only once the socket is ready
+ * for what it last asked (writing, before the first call).
+ */
+static bool connect_poll(struct db *db, double budget)
+{
+	double until = monotonic_now() + budget;
+
+	for (;;) {
+		double now = monotonic_now();
+
+		if (now >= db->connect_deadline) {
+			connect_failed(db, "timeout expired");
+			return false;
+		}
+
+		struct pollfd pfd = {
+			.fd = PQsocket(db->conn),
+			.events = db->connect_want == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+		};
+		int ms = now >= until ? 0 : (int)((until - now) * 1000) + 1;
+		int ready = poll(&pfd, 1, ms);
+
+		if (ready < 0 && errno != EINTR) {
+			connect_failed(db, strerror(errno));
+			return false;
+		}
+		if (ready <= 0) {
+			if (monotonic_now() >= until)
+				return false;
+			continue;
+		}
+		db->connect_want = PQconnectPoll(db->conn);
+		if (db->connect_want == PGRES_POLLING_OK) {
+			connect_done(db);
+			return true;
+		}
+		if (db->connect_want == PGRES_POLLING_FAILED) {
+			connect_failed(db, PQerrorMessage(db->conn));
+			return false;
+		}
+	}
+}
+
+bool db_ensure_nowait(struct db *db)
+{
+	if (db->conn != NULL && !db->connecting && PQstatus(db->conn) == CONNECTION_OK)
+		return true;
+	if (!db->connecting) {
+		if (db->failures > 0 && monotonic_now() < db->retry_at)
+			return false;
+		if (!connect_start(db)) {
+			db->retry_at = monotonic_now() + backoff_delay(db->failures);
+			return false;
+		}
+	}
+	/* a nearby server answers within the budget; a silent one costs 20 ms a try */
+	if (connect_poll(db, 0.02))
+		return true;
+	if (!db->connecting)
+		db->retry_at = monotonic_now() + backoff_delay(db->failures);
 	return false;
 }
 
@@ -549,8 +668,10 @@ bool db_run(struct db *db, bool read_only, enum tx_end end,
 		 * A read-only transaction that died with its connection changed
 		 * nothing: run it again on a new connection.  A write might have
 		 * committed before the connection died, so it is not repeated.
+		 * The replica's caller runs it on the primary instead of waiting
+		 * here for a blocking reconnect (replica.c).
 		 */
-		if (!read_only)
+		if (!read_only || db->replica)
 			break;
 	}
 	return false;

@@ -30,6 +30,9 @@ struct db {
 	double retry_at;            /* monotonic seconds: no new attempt before this */
 	char last_error[256];       /* why the last connection attempt failed */
 	unsigned long connections;  /* successful connects so far */
+	bool connecting;            /* conn is a db_ensure_nowait() attempt in progress */
+	double connect_deadline;    /* monotonic seconds: that attempt gives up then */
+	PostgresPollingStatusType connect_want;  /* what PQconnectPoll() last asked for */
 };
 
 struct db_stmt {
@@ -49,6 +52,15 @@ void db_close(struct db *db);
  * when there is no connection to use for this request.
  */
 bool db_ensure(struct db *db, struct http_error *err, struct arena *a);
+
+/*
+ * The same without waiting on the network, for the replica (reads have
+ * the primary to go to): starts a non-blocking connection attempt, or
+ * drives one already started, for at most about 20 ms, and returns true
+ * once the connection is up.  Backoff, connect_timeout and failures are
+ * as for db_ensure().
+ */
+bool db_ensure_nowait(struct db *db);
 
 enum tx_end {
 	TX_END_COMMIT,

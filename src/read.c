@@ -196,7 +196,7 @@ static bool read_run_db(struct ctx *c, const struct read_request *r, bool read_o
 {
 	struct db *primary = &c->w->db;
 	struct db *db = replica_candidate(c, r, read_only)
-		? replica_for_read(&c->w->replica, primary, c->a) : primary;
+		? replica_for_read(&c->w->replica, primary) : primary;
 
 	if (db_run(db, read_only, TX_END_COMMIT, stmts, n, res, c->auth.is_anon, &c->err, c->a))
 		return true;

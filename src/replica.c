@@ -145,18 +145,19 @@ static void check_lag(struct replica *r)
 	set_state(r, REPLICA_LAGGING, reason);
 }
 
-struct db *replica_for_read(struct replica *r, struct db *primary, struct arena *a)
+struct db *replica_for_read(struct replica *r, struct db *primary)
 {
-	struct http_error err;
-
 	if (!r->configured)
 		return primary;
-	if (r->db.conn == NULL || PQstatus(r->db.conn) != CONNECTION_OK) {
-		/* db_ensure() tries again only when its backoff allows */
-		if (!db_ensure(&r->db, &err, a)) {
+	/*
+	 * Never wait for the standby: a host that does not answer would hold
+	 * every read for connect_timeout, about once a second, while the
+	 * primary is there to serve it.  The attempt advances with each read.
+	 */
+	if (!db_ensure_nowait(&r->db)) {
+		if (!r->db.connecting)
 			mark_down(r, r->db.last_error);
-			return primary;
-		}
+		return primary;
 	}
 	if (r->state == REPLICA_UNKNOWN || r->state == REPLICA_DOWN ||
 	    r->checked_conn != r->db.connections || monotonic_now() - r->checked_at >= CHECK_INTERVAL)
@@ -179,6 +180,13 @@ bool replica_failed(struct replica *r, const struct http_error *err)
 		mark_down(r, err->details != NULL ? err->details : err->message);
 		return true;
 	}
+	/*
+	 * A name the schema cache (loaded from the primary) knows and the
+	 * standby does not: DDL not replayed there yet.  The primary has it.
+	 */
+	if (strcmp(err->code, "42703") == 0 || strcmp(err->code, "42P01") == 0 ||
+	    strcmp(err->code, "42883") == 0)
+		return true;
 	/*
 	 * Replay on the standby cancelled the query (a conflict with a vacuum
 	 * on the primary, max_standby_streaming_delay): the primary has no

@@ -15,7 +15,6 @@
 
 #include <stdbool.h>
 
-#include "arena.h"
 #include "config.h"
 #include "db.h"
 
@@ -45,12 +44,14 @@ void replica_reconfigure(struct replica *r, const struct config *cfg);
  * and not lagging (the lag is asked at most once a second), else primary.
  * Never fails: reads always have the primary to go to.
  */
-struct db *replica_for_read(struct replica *r, struct db *primary, struct arena *a);
+struct db *replica_for_read(struct replica *r, struct db *primary);
 
 /*
  * A read on the replica failed with err: true when it should run again on
- * the primary (the standby went away, or recovery cancelled the query);
- * the replica is then marked down and the change logged.
+ * the primary: the standby went away (it is then marked down and the
+ * change logged), recovery cancelled the query, or the standby lacks a
+ * table, column or function that the schema cache has (DDL not replayed
+ * yet).
  */
 bool replica_failed(struct replica *r, const struct http_error *err);
 

@@ -18,6 +18,9 @@
 #   - replay paused on the standby while the primary writes, with
 #     db-replica-max-lag = 2: reads fall back to the primary ("replays ...
 #     behind"), and go back when replay resumes;
+#   - a standby that accepts connections and never answers: reads go to
+#     the primary meanwhile (the connection attempt does not block them),
+#     and the attempt gives up after connect_timeout;
 #   - --check-config knows the keys, masks the replica's password and takes
 #     PGRST_DB_REPLICA_URI.
 # Every wait is a bounded poll; nothing asserts on timing.
@@ -27,6 +30,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use IO::Socket::INET;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(time sleep);
@@ -229,6 +233,61 @@ is(scalar(grep { PgRestTest::_alive($_) } $t->worker_pids), $WORKERS, 'every wor
 unlike($t->log_contents, qr/LISTEN .* failed|cannot execute LISTEN/, 'no LISTEN was tried on the standby');
 
 # ---------------------------------------------------------------------------
+# DDL not replayed yet: with db-replica-max-lag = 0 (no lag check) and replay
+# paused, a column the schema cache (from the primary) has and the standby
+# has not: the read runs again on the primary
+
+$t->stop_workers;
+$t->start_workers(config => { %cfg, 'db-replica-max-lag' => 0 }, workers => $WORKERS);
+($ok, $odd) = wait_where('standby', 15);
+ok($ok, 'max-lag 0: reads on the standby') or diag(join("\n", @$odd));
+$t->standby_psql('SELECT pg_wal_replay_pause()');
+$t->psql(<<'SQL');
+ALTER TABLE api.items ADD COLUMN extra text DEFAULT 'x';
+NOTIFY pgrst, 'reload schema';
+SQL
+my $new_col;
+for (1 .. 100) {
+    $r = $t->get('/items?select=id,extra&id=eq.1');
+    if ($r->{status} == 200) { $new_col = $r->{content}; last }
+    sleep 0.1;
+}
+is($new_col, '[{"id":1,"extra":"x"}]', 'a column not replayed on the standby yet: read from the primary');
+is(where(), 'standby', 'other reads still on the (paused) standby');
+$t->standby_psql('SELECT pg_wal_replay_resume()');
+
+# ---------------------------------------------------------------------------
+# a standby that never answers (a listening socket nobody reads): reads
+# do not wait for it, they go to the primary, and the attempt times out
+
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+                                   Listen => 16, ReuseAddr => 1) or die "listen: $!";
+$t->stop_workers;
+$mark = length $t->log_contents;
+$t->start_workers(config => { %cfg, 'db-replica-uri' => 'host=127.0.0.1 port=' . $silent->sockport
+                                  . ' dbname=postgres user=authenticator connect_timeout=2' },
+                  workers => $WORKERS);
+my @silent_bad;
+for my $i (1 .. 10) {
+    my $w = where();
+    push @silent_bad, $w unless $w eq 'primary';
+}
+is_deeply(\@silent_bad, [], 'silent standby: reads answered 200 from the primary');
+my $timed_out = 0;
+for (1 .. 200) {
+    if (log_since($mark) =~ /reads go to the primary: the replica is unreachable \(timeout expired\)/) { $timed_out = 1; last }
+    where();
+    sleep 0.05;
+}
+ok($timed_out, 'the connection attempt to it times out (connect_timeout)') or diag(log_since($mark));
+for (1 .. 10) { where() }
+($n, $max) = lines_per_worker(log_since($mark), qr/reads go to the primary/);
+is($max, 1, "logged once per worker however often it is retried ($n lines)");
+close $silent;
+$t->stop_workers;
+$t->start_workers(config => \%cfg, workers => $WORKERS);
+
+# ---------------------------------------------------------------------------
 # the configuration keys
 
 my $conf = $t->write_config({ %cfg, 'db-replica-uri' => 'postgresql://authenticator:s3cret@standby.example/db' },
@@ -248,5 +307,10 @@ $conf = $t->write_config({ %cfg, 'db-replica-max-lag' => -1 }, $t->tmpdir . '/ba
 ($st, $out, $err) = $t->_run([ $t->bin, '--check-config', $conf ], env => \%clean, timeout => 30);
 is($st >> 8, 1, 'a negative db-replica-max-lag is refused');
 like($err, qr/db-replica-max-lag/, 'naming the key');
+
+# a --enable-sanitizers build writes its reports (leaks at exit included)
+# into the harness's log directory
+$t->stop_workers;
+is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');
 
 done_testing();

@@ -322,4 +322,9 @@ for my $i (1 .. 20) {
 }
 cmp_ok($later, '>', 0, "requests still succeed afterwards ($later of 20)");
 
+# a --enable-sanitizers build writes its reports (leaks at exit included)
+# into the harness's log directory
+$t->stop_workers;
+is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');
+
 done_testing();
