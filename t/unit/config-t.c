@@ -743,6 +743,40 @@ static void test_print(void)
 	config_free(&cfg);
 }
 
+/* pg_rest's db-replica-uri and db-replica-max-lag (replica.c) */
+static void test_replica(void)
+{
+	struct config cfg;
+	char *env[] = { "PGRST_DB_REPLICA_URI=host=standby", "PGRST_DB_REPLICA_MAX_LAG=3", NULL };
+	char *off[] = { "PGRST_DB_REPLICA_URI=", NULL };
+
+	is_int(load(&cfg, "", no_env), 0, "replica: defaults load");
+	ok(cfg.db_replica_uri == NULL, "replica: no db-replica-uri by default");
+	is_int(cfg.db_replica_max_lag, 10, "replica: db-replica-max-lag 10 by default");
+	config_free(&cfg);
+
+	is_int(load(&cfg, "db-replica-uri = \"postgres://a@standby/db\"\ndb-replica-max-lag = 0\n", no_env),
+	       0, "replica: both keys load");
+	is_str(cfg.db_replica_uri, "postgres://a@standby/db", "replica: db-replica-uri");
+	is_int(cfg.db_replica_max_lag, 0, "replica: max lag 0 (no check)");
+	config_free(&cfg);
+
+	is_int(load(&cfg, "db-replica-uri = \"postgres://a@file/db\"\n", env), 0, "replica: env loads");
+	is_str(cfg.db_replica_uri, "host=standby", "replica: PGRST_DB_REPLICA_URI wins");
+	is_int(cfg.db_replica_max_lag, 3, "replica: PGRST_DB_REPLICA_MAX_LAG");
+	config_free(&cfg);
+
+	is_int(load(&cfg, "db-replica-uri = \"postgres://a@file/db\"\n", off), 0, "replica: empty env loads");
+	ok(cfg.db_replica_uri == NULL, "replica: an empty value is no replica");
+	config_free(&cfg);
+
+	is_int(load(&cfg, "db-replica-max-lag = -1\n", no_env), -1, "replica: negative lag refused");
+	ok(strstr(err, "db-replica-max-lag") != NULL, "replica: the error names the key");
+	is_int(load(&cfg, "db-replica-uri = \"@/nonexistent/uri\"\n", no_env), -1,
+	       "replica: @file that cannot be read");
+	ok(strstr(err, "db-replica-uri: could not read") != NULL, "replica: the error names the key");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -757,6 +791,7 @@ int main(void)
 	test_secrets();
 	test_pre_request();
 	test_keys();
+	test_replica();
 	test_print();
 	return done_testing();
 }
