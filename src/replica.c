@@ -4,9 +4,11 @@
  * input: the request's wish (a GET or HEAD, no Prefer: read-primary) and
  * what the standby says about itself; output: the struct db to run the
  * read on.  The standby's connection is a struct db like the primary's,
- * with the same reconnect backoff; its failures are logged here, once per
- * change (db.c stays quiet about the replica), so an outage of the
- * standby is one line, not one per request.
+ * with the same reconnect backoff, but connected without blocking
+ * (db_ensure_nowait()): a read never waits for the standby, it has the
+ * primary.  Failures are logged here, once per change (db.c stays quiet
+ * about the replica), so an outage of the standby is one line, not one
+ * per request.
  *
  * How far behind: now() - pg_last_xact_replay_timestamp() on the standby.
  * That timestamp stops when the primary is idle, so a standby that has
@@ -79,17 +81,17 @@ static void set_state(struct replica *r, enum replica_state to, const char *reas
 		log_error("reads go to the primary: %s", reason);
 }
 
-/* A lost connection: drop it, so the next read reconnects (with backoff). */
+/*
+ * No connection to read on.  Nothing to close: db_ensure_nowait() starts
+ * over from a broken connection (and empties its statement cache) by
+ * itself, when the backoff allows.
+ */
 static void mark_down(struct replica *r, const char *why)
 {
 	char reason[300];
 
 	snprintf(reason, sizeof(reason), "the replica is unreachable (%s)",
 		 why != NULL && why[0] != '\0' ? why : "no connection");
-	if (r->db.conn != NULL && PQstatus(r->db.conn) != CONNECTION_OK) {
-		PQfinish(r->db.conn);
-		r->db.conn = NULL;
-	}
 	set_state(r, REPLICA_DOWN, reason);
 }
 
