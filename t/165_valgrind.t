@@ -39,6 +39,8 @@ use Time::HiRes qw(time sleep);
 use PgRestTest;
 
 PgRestTest::skip_unless_ready();
+plan skip_all => 'valgrind cannot run an AddressSanitizer build (--enable-sanitizers); the sanitizers check this build themselves'
+    if PgRestTest::bin_sanitized();
 my $VALGRIND = PgRestTest::_which('valgrind');
 plan skip_all => 'valgrind is not installed (Debian package valgrind)' unless $VALGRIND;
 

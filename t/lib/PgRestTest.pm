@@ -1586,6 +1586,30 @@ sub start_workers_wrapped {
 	return $self->start_workers(%o);
 }
 
+=pod
+
+=over
+
+=item C<PgRestTest::bin_sanitized()>
+
+True when the worker binary (C<PG_REST_BIN>) was built with
+AddressSanitizer (C<--enable-sanitizers>): valgrind cannot run it, and its
+memory figures are ASan's shadow and quarantine, not the worker's.
+
+=back
+
+=cut
+
+sub bin_sanitized {
+	my $bin = _bin_default();
+	open my $fh, '<:raw', $bin or return 0;
+	local $/ = \(1 << 20);
+	while (my $chunk = <$fh>) {
+		return 1 if index($chunk, '__asan_init') >= 0 || index($chunk, 'libasan.so') >= 0;
+	}
+	return 0;
+}
+
 # ---------------------------------------------------------------------------
 # PgBouncer between the workers and the cluster: t/175_pgbouncer.t
 
