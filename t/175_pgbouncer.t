@@ -9,7 +9,9 @@
 #     {"role":"webuser","user":U,"n":NONCE} made afresh for every request),
 #     interleave reads of an RLS table (a user sees only its own rows),
 #     writes with Prefer: return=representation (the row comes back with
-#     the writer's cuser, and only its owner can read it afterwards) and an
+#     the writer's cuser, and only its owner can read it afterwards; half
+#     of them as a singular object, whose transaction stays open for a
+#     second round trip) and an
 #     RPC returning request.jwt.claims, the legacy claim GUC, current_user,
 #     the session's prepared statements and LISTEN channels: every answer
 #     carries exactly the claims of its own request (the nonce), no named
@@ -146,8 +148,11 @@ sub client {
         }
 
         $n = "$u-" . (++$seq);
-        $r = call($http, $u, $n, 'POST', '/notes', { body => "note $n" }, Prefer => 'return=representation');
-        my $row = ref $r->{json} eq 'ARRAY' ? $r->{json}[0] : undef;
+        # every other write asks for a singular object: that transaction
+        # stays open across two round trips (the row count decides)
+        my @single = $i % 2 ? (Accept => 'application/vnd.pgrst.object+json') : ();
+        $r = call($http, $u, $n, 'POST', '/notes', { body => "note $n" }, Prefer => 'return=representation', @single);
+        my $row = ref $r->{json} eq 'ARRAY' ? $r->{json}[0] : ref $r->{json} eq 'HASH' && @single ? $r->{json} : undef;
         if ($r->{status} != 201 || !$row) {
             push @bad, "write $n: $r->{status} $r->{content}";
             next;
