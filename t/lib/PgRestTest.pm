@@ -1627,7 +1627,10 @@ of the cluster of C<start_postgres> (every database, through its unix
 socket), C<auth_type = trust> with a userlist of C<users> in F<TMP/pgbouncer>.
 C<pool_size> is C<default_pool_size>: the most server connections per
 database and user.  C<conf> is extra text for the C<[pgbouncer]> section.
-Returns C<< { host => '127.0.0.1', port => PORT, pid => PID, log => FILE } >>;
+C<listen_addr> (default 127.0.0.1) is where it listens, C<server_host> and
+C<server_port> (default: the cluster's socket directory and port) where it
+connects, e.g. a standby's.  Returns
+C<< { host => LISTEN_ADDR, port => PORT, pid => PID, log => FILE } >>;
 stopped by pid at cleanup.  Calling it again restarts it.
 
 =item C<< $t->pgbouncer_uri(user => 'authenticator', db => 'postgres') >>
@@ -1658,15 +1661,18 @@ sub start_pgbouncer {
 	my @users = @{ $o{users} || ['authenticator'] };
 	_spew("$dir/userlist.txt", join('', map { qq{"$_" ""\n} } @users), 0644);
 	my $port = $o{port} // _free_port();
+	my $addr = $o{listen_addr} // '127.0.0.1';
+	my $server_host = $o{server_host} // $self->{pg_host};
+	my $server_port = $o{server_port} // $self->{pg_port};
 	my $mode = $o{pool_mode} // 'transaction';
 	my $size = $o{pool_size} // 2;
 	my $ini = <<"EOI";
 ; written by PgRestTest
 [databases]
-* = host=$self->{pg_host} port=$self->{pg_port}
+* = host=$server_host port=$server_port
 
 [pgbouncer]
-listen_addr = 127.0.0.1
+listen_addr = $addr
 listen_port = $port
 unix_socket_dir =
 auth_type = trust
@@ -1696,12 +1702,12 @@ EOI
 		};
 		_exit(127);
 	}
-	$self->{pgbouncer} = { host => '127.0.0.1', port => $port, pid => $pid, log => $log };
+	$self->{pgbouncer} = { host => $addr, port => $port, pid => $pid, log => $log };
 	$self->_stop_also('stop_pgbouncer');
 	my $deadline = time + 15;
 	for (1 .. 1500) {
 		last if time > $deadline || !_alive($pid);
-		my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+		my $c = IO::Socket::INET->new(PeerAddr => $addr, PeerPort => $port,
 					     Proto => 'tcp', Timeout => 1);
 		if ($c) { close $c; return { %{ $self->{pgbouncer} } } }
 		sleep 0.02;
