@@ -436,6 +436,8 @@ SKIP: {
             exec $spawn, '-n', '-s', $sock, '-M', '0666', @u, '--', $bin, $conf;
             _exit(127);
         }
+        # the harness stops it at cleanup even if this test dies first
+        $t->{worker_groups}{closedfds} = { pids => [ $pid ], addr => $sock, pidfile => "$sock.pid" };
         my $up = 0;
         for (1 .. 200) { if (-S $sock) { $up = 1; last } last unless alive($pid); sleep 0.05 }
         ok($up, "$label: the worker listens") or next;
@@ -450,12 +452,32 @@ SKIP: {
         ok(alive($pid), "$label: the worker is alive");
         my $fds = join ' ', map { my $l = readlink($_) // ''; m{/(\d+)\z}; "$1=$l" } sort glob("/proc/$pid/fd/*");
         unlike($fds, qr/\b[12]=(?:socket|anon)/, "$label: fd 1 and 2 are no socket ($fds)");
-        PgRestTest::_terminate(10, $pid);
+        $t->stop_workers(group => 'closedfds');
     }
 }
 
 diag(sprintf('%d connections, %d records parsed (%d bytes): %d STDOUT, %d STDERR, %d END_REQUEST, '
              . '%d management; worker log %d lines; %.1f s',
              @STATS{qw(connections records bytes stdout stderr end_request mgmt)}, $log_lines, time - $T0));
-is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');
+# --enable-sanitizers builds: libfcgi 2.4.2 leaks in ProcessManagementRecord,
+# which allocates NewParams(3) first and frees it only on the GET_VALUES
+# branch: every management record of another type (UNKNOWN_TYPE answer)
+# loses 24 + 24 bytes.  This test sends two such records on purpose, so
+# LeakSanitizer reports blocks whose frames are all in libfcgi; those
+# (and only those) are allowed here.  Everything else must be clean.
+my ($reports, @fcgi_leaks) = ($t->sanitizer_reports);
+for my $block (split /\n\s*\n/, $reports) {
+    my ($bytes) = $block =~ /^(?:Direct|Indirect) leak of (\d+) byte/m or next;
+    my @frames = grep { !/__interceptor_|asan_malloc/ } $block =~ /^\s*#\d+ (.*)$/mg;
+    next unless @frames && !grep { !/libfcgi\.so/ } @frames;
+    push @fcgi_leaks, $bytes;
+    $reports =~ s/\Q$block\E//;
+}
+$reports =~ s/^==\d+==ERROR: LeakSanitizer: detected memory leaks\s*$//mg if @fcgi_leaks;
+$reports =~ s/^SUMMARY: AddressSanitizer: \d+ byte\(s\) leaked in \d+ allocation\(s\)\.\s*$//mg if @fcgi_leaks;
+$reports =~ s/^==> \S+\n(?:[=\s]*\n)*//mg;
+$reports =~ s/\A\s+\z//;
+is($reports, '', 'no AddressSanitizer/UBSan reports from the workers (but libfcgi\'s own management-record leak)');
+diag('libfcgi leaked ' . join(' + ', @fcgi_leaks) . ' bytes in ProcessManagementRecord (unknown management records)')
+    if @fcgi_leaks;
 done_testing();
