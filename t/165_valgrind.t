@@ -200,6 +200,51 @@ like($t->log_contents, qr/configuration reloaded/, 'the configuration was reload
 
 smoke(2);
 
+# broken FastCGI peers straight on the worker's socket (nginx hides them):
+# a body cut short, a truncated record, ABORT_REQUEST, and hang-ups in the
+# middle of a large answer (the worker's writes fail with EPIPE)
+{
+    my $rec = sub {
+        my ($type, $content) = @_;
+        my $pad = (8 - length($content) % 8) % 8;
+        return pack('CCnnCC', 1, $type, 1, length $content, $pad, 0) . $content . ("\0" x $pad);
+    };
+    my $nv = sub { join '', map { my $l = length $_; ($l < 128 ? pack('C', $l) : pack('N', $l | 0x80000000)) } @_[0, 1] };
+    my $req = sub {
+        my ($method, $uri, $body, %o) = @_;
+        my ($path, $qs) = split /\?/, $uri, 2;
+        my %p = (REQUEST_METHOD => $method, SCRIPT_NAME => $path, REQUEST_URI => $uri, QUERY_STRING => $qs // '',
+                 SERVER_PROTOCOL => 'HTTP/1.1', HTTP_HOST => 'localhost', SERVER_NAME => 'localhost', SERVER_PORT => 80);
+        if (defined $body) { $p{CONTENT_LENGTH} = $o{length} // length $body; $p{CONTENT_TYPE} = 'application/json' }
+        my $params = join '', map { $nv->($_, $p{$_}) . $_ . $p{$_} } sort keys %p;
+        return $rec->(1, pack('nCx5', 1, 0)) . $rec->(4, $params) . $rec->(4, '')
+             . (defined $body ? $rec->(5, $body) : '') . ($o{open} ? '' : $rec->(5, ''));
+    };
+    require IO::Socket::UNIX;
+    my $raw = sub {
+        my ($bytes, $read) = @_;
+        my $s = IO::Socket::UNIX->new(Peer => $t->socket, Type => Socket::SOCK_STREAM()) or die "connect: $!";
+        local $SIG{PIPE} = 'IGNORE';
+        syswrite($s, $bytes);
+        my $got = 0;
+        while ($read && $got < $read) { my $k = sysread($s, my $buf, 65536); last unless $k; $got += $k }
+        close $s;
+        $N++;
+    };
+    $t->psql(q{CREATE FUNCTION api.big(n int) RETURNS TABLE (id int, pad text) LANGUAGE sql STABLE
+                   AS $$ SELECT g, repeat('x', 1000) FROM generate_series(1, n) g $$;
+               GRANT EXECUTE ON FUNCTION api.big(int) TO anon; NOTIFY pgrst, 'reload schema'});
+    for (1 .. 60) { last if $t->get('/rpc/big?n=1')->{status} == 200; sleep 0.5 }
+    $raw->($req->('POST', '/items', '{"name":"cut', length => 500, open => 1));    # body cut short
+    $raw->(substr($req->('GET', '/clients'), 0, 21));                              # truncated record
+    $raw->(substr($req->('POST', '/items', '{"name":"x"}', open => 1), 0, -8) . $rec->(2, ''));  # ABORT_REQUEST
+    $raw->($req->('GET', '/rpc/big?n=3000'), 20_000) for 1 .. 2;                   # gone mid-answer
+    $raw->($req->('GET', '/rpc/big?n=3000'), 0);                                   # gone before it
+    sleep 1;
+    req('after the broken peers', 'GET', '/clients?id=eq.2', 200);
+    is($t->psql(q{SELECT count(*) FROM api.items WHERE name LIKE 'cut%'}), "0\n", 'the cut-short body was not inserted');
+}
+
 # SIGTERM: valgrind runs its leak check on the way out
 ok(PgRestTest::_alive($W), 'the worker is alive after the smoke requests');
 kill 'TERM', $W;
