@@ -12,8 +12,10 @@
  *
  * How far behind: now() - pg_last_xact_replay_timestamp() on the standby.
  * That timestamp stops when the primary is idle, so a standby that has
- * replayed everything it received (receive LSN = replay LSN, with a WAL
- * receiver running) counts as not lagging whatever the timestamp says.
+ * replayed everything it received (replay LSN >= receive LSN: after a
+ * restart it may have replayed local WAL beyond where streaming resumed),
+ * with a WAL receiver running, counts as not lagging whatever the
+ * timestamp says.
  * A standby that is not in recovery (promoted, or the URI names a
  * primary) never lags.  The question costs one round trip, asked at most
  * once a second by each worker, never per request.
@@ -30,7 +32,7 @@
 
 static const char lag_query[] =
 	"SELECT pg_catalog.pg_is_in_recovery(),"
-	" COALESCE(pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn()"
+	" COALESCE(pg_catalog.pg_last_wal_replay_lsn() >= pg_catalog.pg_last_wal_receive_lsn()"
 	"  AND EXISTS (SELECT FROM pg_catalog.pg_stat_wal_receiver), false),"
 	" pg_catalog.date_part('epoch', pg_catalog.now() - pg_catalog.pg_last_xact_replay_timestamp())";
 
