@@ -40,6 +40,7 @@ struct config {
 	bool db_use_legacy_gucs;   /* request.jwt.claim.<name> GUCs, default true */
 	bool db_prepared_statements;   /* default true */
 	bool db_plan_enabled;      /* Accept: application/vnd.pgrst.plan answers with EXPLAIN, default false */
+	bool db_aggregates_enabled;    /* select=col.sum(), count(): default false */
 	char *db_channel;          /* LISTEN channel, default "pgrst" */
 	bool db_channel_enabled;   /* default true */
 	char *db_tx_end;           /* commit | commit-allow-override | rollback | rollback-allow-override */

@@ -379,6 +379,40 @@ static bool parse_cast(struct cursor *c, const char **cast)
 	return true;
 }
 
+static const char *const aggregate_names[] = {
+	[AGG_NONE] = NULL, [AGG_SUM] = "sum", [AGG_AVG] = "avg", [AGG_MAX] = "max",
+	[AGG_MIN] = "min", [AGG_COUNT] = "count",
+};
+
+const char *aggregate_name(enum aggregate agg)
+{
+	return aggregate_names[agg];
+}
+
+/* ".sum()" and the rest after a field (and its cast) */
+static bool parse_aggregate(struct cursor *c, enum aggregate *agg)
+{
+	for (int i = AGG_SUM; i <= AGG_COUNT; i++) {
+		size_t save = c->pos;
+
+		if (eat(c, ".") && eat(c, aggregate_names[i]) && eat(c, "()")) {
+			*agg = (enum aggregate)i;
+			return true;
+		}
+		c->pos = save;
+	}
+	return fail(c, "\"sum()\", \"avg()\", \"max()\", \"min()\" or \"count()\"");
+}
+
+/* [::cast] after an aggregate: the cast of its result */
+static bool parse_aggregate_tail(struct cursor *c, struct select_item *it)
+{
+	if (eat(c, "::") && !parse_cast(c, &it->agg_cast))
+		return false;
+	skip_ws(c);
+	return at_item_end(c) ? true : fail(c, "\"::\", \")\", \",\" or end of input");
+}
+
 static bool parse_select_item(struct cursor *c, struct select_item *it, int depth)
 {
 	memset(it, 0, sizeof(*it));
@@ -414,6 +448,17 @@ static bool parse_select_item(struct cursor *c, struct select_item *it, int dept
 		backtrack(c, save);
 	}
 
+	/* count() counts rows; a relation named count would need count!hint() */
+	save = c->pos;
+	skip_ws(c);
+	if (eat(c, "count()")) {
+		it->kind = SEL_COUNT;
+		it->agg = AGG_COUNT;
+		it->field.name = "count";
+		return parse_aggregate_tail(c, it);
+	}
+	backtrack(c, save);
+
 	if (!parse_field(c, &it->field))
 		return false;
 
@@ -438,9 +483,28 @@ static bool parse_select_item(struct cursor *c, struct select_item *it, int dept
 	it->kind = SEL_FIELD;
 	if (eat(c, "::") && !parse_cast(c, &it->cast))
 		return false;
+	if (peek(c) == '.') {
+		if (!parse_aggregate(c, &it->agg))
+			return false;
+		return parse_aggregate_tail(c, it);
+	}
 	skip_ws(c);
 	return at_item_end(c) ? true
-			      : fail(c, "letter, digit, \"-\", \"->>\", \"->\", \"::\", \")\", \",\" or end of input");
+			      : fail(c, "letter, digit, \"-\", \"->>\", \"->\", \"::\", \".\", \")\", \",\" or end of input");
+}
+
+static bool items_have_aggregates(const struct select_item *items, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (items[i].agg != AGG_NONE ||
+		    items_have_aggregates(items[i].children, items[i].n_children))
+			return true;
+	return false;
+}
+
+bool query_has_aggregates(const struct query *q)
+{
+	return items_have_aggregates(q->select, q->n_select);
 }
 
 static bool parse_select_list(struct cursor *c, struct select_item **items, int *n, int depth)

@@ -40,13 +40,19 @@ enum select_kind {
 	SEL_FIELD,
 	SEL_RELATION,               /* rel(...) embedding (resolved later) */
 	SEL_SPREAD,                 /* ...rel(...) */
+	SEL_COUNT,                  /* count(): count(*) of the rows (aggregates) */
 };
+
+/* aggregate functions (db-aggregates-enabled): col.sum(), col.avg(), ... */
+enum aggregate { AGG_NONE, AGG_SUM, AGG_AVG, AGG_MAX, AGG_MIN, AGG_COUNT };
 
 struct select_item {
 	enum select_kind kind;
 	struct field field;         /* SEL_FIELD; for relations field.name = relation */
 	const char *alias;          /* NULL = none */
 	const char *cast;           /* NULL = none; letters, digits, '_' and ' ' only */
+	enum aggregate agg;         /* SEL_FIELD: field[::cast].agg(); SEL_COUNT: AGG_COUNT */
+	const char *agg_cast;       /* the aggregate's result cast: .sum()::int */
 	const char *hint;           /* rel!hint */
 	bool inner;                 /* rel!inner */
 	struct select_item *children;   /* relations */
@@ -128,6 +134,12 @@ struct query {
  * -1 with err set to PostgREST's PGRST100 error.
  */
 int query_parse(const char *qs, struct arena *a, struct query *q, struct http_error *err);
+
+/* Does the select tree use an aggregate function anywhere? */
+bool query_has_aggregates(const struct query *q);
+
+/* "sum", "avg", ...: the SQL function and the default output name */
+const char *aggregate_name(enum aggregate agg);
 
 /* The root level (always present after a successful parse). */
 static inline struct query_level *query_root(struct query *q)

@@ -155,6 +155,8 @@ int read_prepare(struct ctx *c, struct read_request *r)
 				     NULL, NULL);
 	if (query_parse(c->req.query_string, c->a, &r->q, &c->err) < 0)
 		return ctx_fail(c);
+	if (!c->cfg->db_aggregates_enabled && query_has_aggregates(&r->q))
+		return ctx_fail_with(c, 400, "PGRST123", "Use of aggregate functions is not allowed", NULL, NULL);
 	if (apply_range_header(c, query_root(&r->q)) < 0)
 		return -1;
 	prefer_parse(request_header(&c->req, "prefer"), &r->pf, c->a);

@@ -222,6 +222,16 @@ struct level {
 	struct sbuf where;          /* conditions, without "WHERE" */
 	struct sbuf order;          /* order terms, without "ORDER BY" */
 
+	/*
+	 * Aggregates (col.sum(), count()): the level groups by every other
+	 * output column, named by its position in the select list (the same
+	 * expression written twice would get new $n parameters for its JSON
+	 * keys, and PostgreSQL would not see them as one).
+	 */
+	bool has_agg;
+	int n_out;                  /* output columns so far */
+	struct sbuf group;          /* "1, 3", without "GROUP BY" */
+
 	/* the embeds of this level, for null filters and related orders */
 	struct embed_ref {
 		const char *label;      /* alias or relation name */
@@ -244,6 +254,20 @@ struct builder {
 	int alias_n;
 	bool *level_used;           /* per q->levels[i]: matched an embed */
 	bool failed;                /* an error was recorded in err */
+	struct key_param *keys;     /* JSON path keys sent so far */
+};
+
+/*
+ * A JSON path key is sent once per statement and its $n reused: with
+ * aggregates, "meta->$3" in the select list and "meta->$5" in ORDER BY
+ * would be two expressions to PostgreSQL, and the order term would not
+ * be grouped (42803).
+ */
+struct key_param {
+	const char *key;
+	bool is_index;
+	int n;
+	struct key_param *next;
 };
 
 static void level_init(struct level *lv, struct builder *b, int rel, const char *name,
@@ -261,6 +285,7 @@ static void level_init(struct level *lv, struct builder *b, int rel, const char 
 	sbuf_init(&lv->count_joins, b->a, 16);
 	sbuf_init(&lv->where, b->a, 128);
 	sbuf_init(&lv->order, b->a, 16);
+	sbuf_init(&lv->group, b->a, 16);
 
 	/* the query-string level whose path names this one */
 	for (int i = 0; i < b->q->n_levels; i++) {
@@ -350,6 +375,24 @@ static void put_computed(const struct level *lv, struct sbuf *into, const struct
 }
 
 /* qual."col", qual."col"->$n::text, ... */
+static void put_json_key(struct builder *b, struct sbuf *into, const struct json_step *st)
+{
+	struct key_param *k;
+
+	for (k = b->keys; k != NULL; k = k->next)
+		if (k->is_index == st->is_index && strcmp(k->key, st->key) == 0) {
+			sbuf_printf(into, "$%d", k->n);
+			return;
+		}
+	sql_param(b->s, into, st->key);
+	k = arena_alloc(b->a, sizeof(*k));
+	k->key = st->key;
+	k->is_index = st->is_index;
+	k->n = b->s->n_values;
+	k->next = b->keys;
+	b->keys = k;
+}
+
 static void put_field(struct level *lv, struct sbuf *into, const struct field *f)
 {
 	const struct sc_function *cf = computed_field(lv, f->name);
@@ -374,7 +417,7 @@ static void put_field(struct level *lv, struct sbuf *into, const struct field *f
 		const struct json_step *st = &f->path[i];
 
 		sbuf_puts(into, st->as_text ? "->>" : "->");
-		sql_param(lv->b->s, into, st->key);
+		put_json_key(lv->b, into, st);
 		sbuf_puts(into, st->is_index ? "::integer" : "::text");
 	}
 }
@@ -567,6 +610,7 @@ static int put_level_order(struct level *lv)
 }
 
 static int build_level(struct level *lv, const struct select_item *items, int n_items);
+static void add_outputs(struct level *lv, int n, bool grouped);
 
 /* The join conditions between an embedded level and its parent. */
 static void put_join_condition(struct level *child, const struct level *parent,
@@ -623,6 +667,8 @@ static void put_child_from(struct sbuf *out, const struct level *child, const st
 	sbuf_puts(out, child->count_only ? child->count_joins.data : child->joins.data);
 	if (child->where.len > 0)
 		sbuf_printf(out, " WHERE %s", child->where.data);
+	if (!child->count_only && child->group.len > 0)
+		sbuf_printf(out, " GROUP BY %s", child->group.data);
 	if (with_order && child->order.len > 0)
 		sbuf_printf(out, " ORDER BY %s", child->order.data);
 }
@@ -769,9 +815,22 @@ static int build_embed(struct level *lv, const struct select_item *it)
 	if (lv->select.len > 0)
 		sbuf_puts(&lv->select, ", ");
 	if (e->spread) {
+		/*
+		 * PostgREST applies a spread's aggregates at this level, over the
+		 * spread columns: not done yet (the child would aggregate alone).
+		 */
+		if (child.has_agg) {
+			http_error_set(b->err, 400, "PGRST100",
+				       arena_printf(b->a, "aggregate functions inside the spread '...%s' are not supported yet",
+						    it->field.name),
+				       NULL, "Aggregate the columns in the top-level select instead.");
+			return -1;
+		}
 		sbuf_printf(&lv->select, "%s.*", e->lat);
+		add_outputs(lv, child.n_out, true);
 		return 0;
 	}
+	add_outputs(lv, 1, true);
 	if (e->to_one)
 		sbuf_printf(&lv->select, "%s.\"body\" AS ", e->lat);
 	else
@@ -780,27 +839,76 @@ static int build_embed(struct level *lv, const struct select_item *it)
 	return 0;
 }
 
-static void put_select_field(struct level *lv, const struct select_item *it)
+/* count output columns from the next one on; group by them when needed */
+static void add_outputs(struct level *lv, int n, bool grouped)
+{
+	for (int i = 0; i < n; i++) {
+		lv->n_out++;
+		if (!grouped || !lv->has_agg)
+			continue;
+		if (lv->group.len > 0)
+			sbuf_puts(&lv->group, ", ");
+		sbuf_printf(&lv->group, "%d", lv->n_out);
+	}
+}
+
+/* agg([CAST(]field[ AS t)])[::t] AS label; count() is count(*) */
+static void put_aggregate(struct level *lv, const struct select_item *it)
 {
 	struct sbuf *sel = &lv->select;
 
+	if (it->agg_cast != NULL)
+		sbuf_puts(sel, "CAST(");
+	sbuf_printf(sel, "pg_catalog.%s(", aggregate_name(it->agg));
+	if (it->kind == SEL_COUNT) {
+		sbuf_putc(sel, '*');
+	} else if (it->cast != NULL) {
+		sbuf_puts(sel, "CAST(");
+		put_field(lv, sel, &it->field);
+		sbuf_printf(sel, " AS %s)", it->cast);
+	} else {
+		put_field(lv, sel, &it->field);
+	}
+	sbuf_putc(sel, ')');
+	if (it->agg_cast != NULL)
+		sbuf_printf(sel, " AS %s)", it->agg_cast);
+	sbuf_puts(sel, " AS ");
+	sql_ident(sel, it->alias ? it->alias : aggregate_name(it->agg));
+	add_outputs(lv, 1, false);
+}
+
+static void put_select_field(struct level *lv, const struct select_item *it)
+{
+	struct sbuf *sel = &lv->select;
+	const struct sc_relation *r = lv->rel >= 0 ? &lv->b->spec->sc->relations[lv->rel] : NULL;
+
 	if (sel->len > 0)
 		sbuf_puts(sel, ", ");
-	if (it->kind == SEL_STAR && lv->expand_star && lv->rel >= 0) {
-		const struct sc_relation *r = &lv->b->spec->sc->relations[lv->rel];
-
+	if (it->agg != AGG_NONE) {
+		put_aggregate(lv, it);
+		return;
+	}
+	if (it->kind == SEL_STAR && lv->expand_star && r != NULL) {
 		for (int i = 0; i < r->n_columns; i++) {
 			if (i > 0)
 				sbuf_puts(sel, ", ");
 			sbuf_printf(sel, "%s.", lv->qual);
 			sql_ident(sel, r->columns[i].name);
 		}
+		add_outputs(lv, r->n_columns, true);
 		return;
 	}
 	if (it->kind == SEL_STAR) {
 		sbuf_printf(sel, "%s.*", lv->qual);
+		if (lv->has_agg && r == NULL) {
+			http_error_set(lv->b->err, 503, "PGRST002",
+				       "Could not query the database for the schema cache. Retrying.", NULL, NULL);
+			lv->b->failed = true;
+		}
+		add_outputs(lv, r ? r->n_columns : 1, true);
 		return;
 	}
+	add_outputs(lv, 1, true);
 	if (it->cast != NULL) {
 		sbuf_puts(sel, "CAST(");
 		put_field(lv, sel, &it->field);
@@ -827,6 +935,9 @@ static int build_level(struct level *lv, const struct select_item *items, int n_
 		n_items = 1;
 	}
 	lv->embeds = arena_zalloc(lv->b->a, sizeof(*lv->embeds) * (size_t)(n_items + 1));
+	for (int i = 0; i < n_items; i++)
+		if (items[i].agg != AGG_NONE)
+			lv->has_agg = true;
 	for (int i = 0; i < n_items; i++) {
 		const struct select_item *it = &items[i];
 
@@ -913,13 +1024,16 @@ static int build_root(struct builder *b, struct level *root, bool count_only)
 	return check_levels(b);
 }
 
-/* FROM "s"."r" <joins> [WHERE ...] of the root */
+/* FROM "s"."r" <joins> [WHERE ...] [GROUP BY ...] of the root */
 static void put_root_from(struct sbuf *out, const struct level *root, bool count_joins)
 {
 	sbuf_printf(out, " FROM %s", root->from);
 	sbuf_puts(out, count_joins ? root->count_joins.data : root->joins.data);
 	if (root->where.len > 0)
 		sbuf_printf(out, " WHERE %s", root->where.data);
+	/* counts are of the rows, as in PostgREST, not of the groups */
+	if (!count_joins && root->group.len > 0)
+		sbuf_printf(out, " GROUP BY %s", root->group.data);
 }
 
 static void put_body(struct sbuf *out, const struct read_spec *spec)
@@ -974,7 +1088,7 @@ static void put_body(struct sbuf *out, const struct read_spec *spec)
 int sqlbuild_read(struct sql *s, const struct query *q, const struct read_spec *spec,
 		  struct http_error *err)
 {
-	struct builder b = {s, q, spec, err, s->text.arena, 0, NULL, false};
+	struct builder b = {s, q, spec, err, s->text.arena, 0, NULL, false, NULL};
 	struct level root;
 	long long limit = sqlbuild_root_limit(q, spec->max_rows);
 
@@ -1021,7 +1135,7 @@ int sqlbuild_read(struct sql *s, const struct query *q, const struct read_spec *
 int sqlbuild_count_plan(struct sql *s, const struct query *q, const struct read_spec *spec,
 			struct http_error *err)
 {
-	struct builder b = {s, q, spec, err, s->text.arena, 0, NULL, false};
+	struct builder b = {s, q, spec, err, s->text.arena, 0, NULL, false, NULL};
 	struct level root;
 
 	if (build_root(&b, &root, true) < 0)
@@ -1270,7 +1384,7 @@ static int put_mutation(struct builder *b, struct sbuf *m, const struct sc_relat
 int sqlbuild_write(struct sql *s, const struct query *q, const struct read_spec *rs,
 		   const struct write_spec *ws, struct http_error *err)
 {
-	struct builder b = {s, q, rs, err, s->text.arena, 0, NULL, false};
+	struct builder b = {s, q, rs, err, s->text.arena, 0, NULL, false, NULL};
 	struct read_spec spec = *rs;
 	struct sbuf m;
 	struct level root;

@@ -285,6 +285,8 @@ int handle_write(struct ctx *c, const char *relation)
 				     NULL, NULL);
 	if (query_parse(c->req.query_string, c->a, &w->q, &c->err) < 0)
 		return ctx_fail(c);
+	if (!c->cfg->db_aggregates_enabled && query_has_aggregates(&w->q))
+		return ctx_fail_with(c, 400, "PGRST123", "Use of aggregate functions is not allowed", NULL, NULL);
 	prefer_parse(request_header(&c->req, "prefer"), &w->pf, c->a);
 	if (w->pf.strict && w->pf.invalid != NULL)
 		return ctx_fail_with(c, 400, "PGRST122", "Invalid preferences given with handling=strict",

@@ -41,6 +41,9 @@ static void check_select(const struct select_item *items, int n, int depth)
 		switch (it->kind) {
 		case SEL_STAR:
 			break;
+		case SEL_COUNT:
+			FUZZ_CHECK(it->agg == AGG_COUNT && it->n_children == 0);
+			break;
 		case SEL_FIELD:
 			check_field(&it->field);
 			FUZZ_CHECK(it->n_children == 0);
@@ -58,12 +61,19 @@ static void check_select(const struct select_item *items, int n, int depth)
 			FUZZ_CHECK(it->alias[0] != '\0');
 		if (it->hint != NULL)
 			FUZZ_CHECK(it->hint[0] != '\0');
-		if (it->cast != NULL) {
-			/* casts are spliced as type names: letters, digits, '_' and ' ' only */
-			FUZZ_CHECK(it->cast[0] != '\0');
-			for (const char *p = it->cast; *p; p++)
+		/* casts are spliced as type names: letters, digits, '_' and ' ' only */
+		for (int k = 0; k < 2; k++) {
+			const char *cast = k == 0 ? it->cast : it->agg_cast;
+
+			if (cast == NULL)
+				continue;
+			FUZZ_CHECK(cast[0] != '\0');
+			for (const char *p = cast; *p; p++)
 				FUZZ_CHECK(isalnum((unsigned char)*p) || *p == '_' || *p == ' ');
 		}
+		FUZZ_CHECK(it->agg >= AGG_NONE && it->agg <= AGG_COUNT);
+		FUZZ_CHECK(it->agg_cast == NULL || it->agg != AGG_NONE);
+		FUZZ_CHECK(it->agg == AGG_NONE || it->kind == SEL_FIELD || it->kind == SEL_COUNT);
 	}
 }
 

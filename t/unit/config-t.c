@@ -329,12 +329,11 @@ static void test_ignored_keys(void)
 		    "db-config = false\n"
 		    "db-pre-config = \"postgrest.pre_config\"\n"
 		    "db-root-spec = \"root\"\n"
-		    "db-aggregates-enabled = true\n"
 		    "db-hoisted-tx-settings = \"statement_timeout\"\n"
 		    "openapi-security-active = true\n"
 		    "log-query = \"main-query\"\n", no_env), 0,
 	       "ignored keys: accepted");
-	is_int(count_lines(warn), 19, "ignored keys: one warning each");
+	is_int(count_lines(warn), 18, "ignored keys: one warning each");
 	ok(strstr(warn, at_path(":11: server-timing-enabled: not supported yet, ignored\n")) != NULL,
 	   "ignored keys: unimplemented features say so");
 	ok(strstr(warn, at_path(":5: db-pool: ignored: pg_rest runs behind the web server\n")) != NULL,

@@ -364,12 +364,58 @@ static void test_fuzz_finds(void)
 	is_str(query_root(&q)->filters[0].field.name, "a b", "a quoted name with a blank still works");
 }
 
+static void test_aggregates(void)
+{
+	struct query q = parse_ok("select=total:amount::numeric.sum()::int,count(),n:count()::text,day");
+	struct http_error err;
+
+	is_int(q.n_select, 4, "aggregates: four items");
+	is_int(q.select[0].kind, SEL_FIELD, "col.sum(): a field");
+	is_int(q.select[0].agg, AGG_SUM, "col.sum(): sum");
+	is_str(q.select[0].alias, "total", "col.sum(): alias");
+	is_str(q.select[0].cast, "numeric", "col.sum(): input cast");
+	is_str(q.select[0].agg_cast, "int", "col.sum(): result cast");
+	is_int(q.select[1].kind, SEL_COUNT, "count(): its own kind");
+	is_int(q.select[1].agg, AGG_COUNT, "count(): count");
+	is_str(q.select[2].alias, "n", "count() with alias");
+	is_str(q.select[2].agg_cast, "text", "count() with a cast");
+	is_int(q.select[3].agg, AGG_NONE, "a plain column beside them");
+	ok(query_has_aggregates(&q), "query_has_aggregates");
+
+	q = parse_ok("select=data->>k::int.avg(),x.max(),x.min(),x.count()");
+	is_int(q.select[0].agg, AGG_AVG, "JSON path .avg()");
+	is_int(q.select[0].field.n_path, 1, "JSON path kept");
+	is_int(q.select[1].agg, AGG_MAX, "max");
+	is_int(q.select[2].agg, AGG_MIN, "min");
+	is_int(q.select[3].agg, AGG_COUNT, "col.count()");
+
+	q = parse_ok("select=name,rel(amount.sum(),count())");
+	ok(query_has_aggregates(&q), "aggregates inside an embed are found");
+	is_int(q.select[1].children[1].kind, SEL_COUNT, "count() inside an embed");
+	q = parse_ok("select=count,rel(count)");
+	ok(!query_has_aggregates(&q), "bare count is a column, no aggregate");
+	q = parse_ok("select=rel()");
+	is_int(q.select[0].kind, SEL_RELATION, "rel() is still an embed");
+
+	err = parse_err("select=x.median()");
+	is_str(err.code, "PGRST100", "unknown aggregate refused");
+	err = parse_err("select=x.sum");
+	is_str(err.code, "PGRST100", "aggregate without () refused");
+	err = parse_err("select=x.sum()y");
+	is_str(err.code, "PGRST100", "junk after an aggregate refused");
+	err = parse_err("select=x.sum()::");
+	is_str(err.code, "PGRST100", "empty result cast refused");
+	err = parse_err("select=count()x");
+	is_str(err.code, "PGRST100", "junk after count() refused");
+}
+
 int main(void)
 {
 	arena_init(&A);
 	test_decode();
 	test_select();
 	test_filters();
+	test_aggregates();
 	test_logic();
 	test_order_range();
 	test_columns();

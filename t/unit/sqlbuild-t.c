@@ -125,7 +125,9 @@ int main(void)
 
 	b = build("data->>age=gt.30&order=data->>age.desc", -1, false, false);
 	has(b, "\"data\"->>$1::text > $2");
-	has(b, "ORDER BY \"api\".\"items\".\"data\"->>$3::text DESC");
+	/* a JSON key is sent once: the order term reuses $1 */
+	has(b, "ORDER BY \"api\".\"items\".\"data\"->>$1::text DESC");
+	is_int(b.n, 2, "two parameters: the key once, the value");
 
 	b = build("", -1, true, false);
 	has(b, "NULL::text AS body");
