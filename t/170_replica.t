@@ -18,9 +18,14 @@
 #   - replay paused on the standby while the primary writes, with
 #     db-replica-max-lag = 2: reads fall back to the primary ("replays ...
 #     behind"), and go back when replay resumes;
+#   - db-replica-max-lag = 0 and replay paused: a column added on the
+#     primary (the schema cache reloaded from there) is read from the
+#     primary, other reads stay on the standby;
 #   - a standby that accepts connections and never answers: reads go to
 #     the primary meanwhile (the connection attempt does not block them),
 #     and the attempt gives up after connect_timeout;
+#   - SIGHUP with db-replica-uri removed sends reads to the primary, and
+#     with it back to the standby;
 #   - --check-config knows the keys, masks the replica's password and takes
 #     PGRST_DB_REPLICA_URI.
 # Every wait is a bounded poll; nothing asserts on timing.
@@ -286,6 +291,31 @@ is($max, 1, "logged once per worker however often it is retried ($n lines)");
 close $silent;
 $t->stop_workers;
 $t->start_workers(config => \%cfg, workers => $WORKERS);
+
+# ---------------------------------------------------------------------------
+# SIGHUP: a configuration without db-replica-uri sends every read to the
+# primary, and one with it back to the standby
+
+sub all_where {
+    my ($want, $secs) = @_;
+    my $deadline = time + $secs;
+    my $run = 0;
+    while (time < $deadline) {
+        $run = where() eq $want ? $run + 1 : 0;
+        return 1 if $run >= 10;    # both workers, several times
+        sleep 0.05;
+    }
+    return 0;
+}
+ok(all_where('standby', 15), 'before the reload: reads on the standby');
+my %no_replica = %cfg;
+delete $no_replica{'db-replica-uri'};
+$t->write_config(\%no_replica);
+kill 'HUP', $t->worker_pids;
+ok(all_where('primary', 15), 'SIGHUP without db-replica-uri: every read on the primary');
+$t->write_config(\%cfg);
+kill 'HUP', $t->worker_pids;
+ok(all_where('standby', 15), 'SIGHUP with it again: reads on the standby');
 
 # ---------------------------------------------------------------------------
 # the configuration keys
