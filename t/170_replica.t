@@ -208,6 +208,10 @@ ok(wait_log($mark, qr/reads go to the replica again/, 20), 'logged: reads go to 
 # ---------------------------------------------------------------------------
 # a lagging standby: replay paused while the primary writes
 
+# a transaction replayed since the standby's restart, so that its replay
+# timestamp is known (NULL until then)
+$t->psql('INSERT INTO public.ticks DEFAULT VALUES');
+$t->wait_standby_caught_up(name => 'standby');
 $mark = length $t->log_contents;
 $t->standby_psql('SELECT pg_wal_replay_pause()');
 my $fell_back = 0;
