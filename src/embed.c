@@ -102,13 +102,42 @@ static void collect(const struct schema_cache *sc, int origin, struct rel_list *
 	}
 }
 
+/*
+ * Computed relationships: functions whose only argument is origin's row
+ * and whose result is the row type of a relation in the cache.
+ */
+static void collect_computed(const struct schema_cache *sc, int origin, struct rel_list *l)
+{
+	const struct sc_relation *o = &sc->relations[origin];
+
+	for (int i = 0; i < sc->n_functions; i++) {
+		const struct sc_function *f = &sc->functions[i];
+		struct relationship r;
+		int target;
+
+		if (f->row_schema == NULL || f->row_name == NULL || f->return_type_name == NULL ||
+		    strcmp(f->row_schema, o->schema) != 0 || strcmp(f->row_name, o->name) != 0)
+			continue;
+		target = schema_relation_index(sc, f->return_type_schema, f->return_type_name);
+		if (target < 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.card = f->returns_set ? CARD_O2M : CARD_M2O;
+		r.origin = origin;
+		r.target = target;
+		r.junction = -1;
+		r.computed = f;
+		rel_add(l, &r);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* PostgREST's matching rules                                         */
 
 /* the origin-side column of a single-column non-M2M relationship */
 static const char *single_col(const struct relationship *r, bool origin_side)
 {
-	if (r->card == CARD_M2M || r->fk->n_cols != 1)
+	if (r->card == CARD_M2M || r->computed != NULL || r->fk->n_cols != 1)
 		return NULL;
 	/* "relColumns" pairs are (origin column, target column) */
 	bool from = r->fk_from_origin == origin_side;
@@ -132,7 +161,7 @@ static bool match_fk_ref_col(const struct relationship *r, const char *s)
 
 static bool match_constraint(const struct relationship *r, const char *s)
 {
-	return r->card != CARD_M2M && strcmp(r->fk->name, s) == 0;
+	return r->card != CARD_M2M && r->computed == NULL && strcmp(r->fk->name, s) == 0;
 }
 
 static bool match_junction(const struct schema_cache *sc, const struct relationship *r,
@@ -271,6 +300,18 @@ int embed_find(const struct schema_cache *sc, int origin, const char *target,
 	struct relationship found[MAX_CANDIDATES];
 	int n = 0;
 
+	/* a computed relationship of that name (in origin's schema) wins */
+	collect_computed(sc, origin, &all);
+	for (int i = 0; i < all.n; i++) {
+		const struct sc_function *f = all.items[i].computed;
+
+		if (hint == NULL && strcmp(f->name, target) == 0 &&
+		    strcmp(f->schema, sc->relations[origin].schema) == 0) {
+			*out = all.items[i];
+			return 0;
+		}
+	}
+	all.n = 0;
 	collect(sc, origin, &all);
 	for (int i = 0; i < all.n && n < MAX_CANDIDATES; i++)
 		if (matches(sc, &all.items[i], target, hint))

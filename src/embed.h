@@ -8,6 +8,10 @@
  *   one-to-one    either of those where the foreign key columns are unique
  *   many-to-many  through a junction table whose primary key holds the
  *                 columns of two foreign keys, one to each side
+ * and, from the functions, computed relationships: f(origin_row) returning
+ * SETOF target (one-to-many) or target (many-to-one), embedded by the
+ * function's name; a computed relationship that matches wins over the
+ * foreign keys, as PostgREST lets one override a detected relationship.
  * embed_find() picks the one a select item names, by PostgREST's rules
  * (Plan.hs findRel): the target relation's name, a foreign key constraint
  * name or column, and an optional !hint; none is PGRST200, several is
@@ -33,6 +37,7 @@ struct relationship {
 	int junction;               /* M2M: relation index of the junction */
 	const struct sc_fkey *fk1;  /* M2M: junction -> origin */
 	const struct sc_fkey *fk2;  /* M2M: junction -> target */
+	const struct sc_function *computed;  /* a computed relationship: f(origin row) */
 };
 
 static inline bool rel_is_to_one(const struct relationship *r)

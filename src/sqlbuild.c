@@ -618,6 +618,8 @@ static void put_join_condition(struct level *child, const struct level *parent,
 {
 	const struct sc_fkey *f = r->card == CARD_M2M ? r->fk1 : r->fk;
 
+	if (r->computed != NULL)
+		return;             /* the function call takes the parent's row */
 	for (int i = 0; i < f->n_cols; i++) {
 		add_cond(child);
 		if (r->card == CARD_M2M) {
@@ -647,7 +649,10 @@ static void put_child_from(struct sbuf *out, const struct level *child, const st
 			   const char *junction_alias, bool with_order)
 {
 	sbuf_puts(out, " FROM ");
-	sql_qualified(out, t->schema, t->name);
+	if (r->computed != NULL)
+		sbuf_puts(out, child->from);        /* "s"."f"(parent row) */
+	else
+		sql_qualified(out, t->schema, t->name);
 	sbuf_printf(out, " AS %s", child->qual);
 	if (r->card == CARD_M2M) {
 		const struct sc_relation *j = &sc->relations[r->junction];
@@ -754,6 +759,35 @@ static void put_lateral(struct sbuf *sub, struct level *child, const struct sc_r
 }
 
 /*
+ * A computed relationship's rows: "s"."f"(row of the parent).  A table's
+ * row is qual.*; rows a function or a write returned are a record (with a
+ * write's helper columns), so its cached columns are made the table's type.
+ */
+static const char *computed_call(const struct level *parent, const struct sc_function *f)
+{
+	const struct read_spec *spec = parent->b->spec;
+	struct sbuf call;
+
+	sbuf_init(&call, parent->b->a, 128);
+	sql_qualified(&call, f->schema, f->name);
+	if (spec->from_sql == NULL || parent->from != spec->from_sql || parent->rel < 0) {
+		sbuf_printf(&call, "(%s.*)", parent->qual);
+		return call.data;
+	}
+	const struct sc_relation *r = &spec->sc->relations[parent->rel];
+
+	sbuf_puts(&call, "(ROW(");
+	for (int i = 0; i < r->n_columns; i++) {
+		sbuf_printf(&call, "%s%s.", i ? ", " : "", parent->qual);
+		sql_ident(&call, r->columns[i].name);
+	}
+	sbuf_puts(&call, ")::");
+	sql_qualified(&call, r->schema, r->name);
+	sbuf_putc(&call, ')');
+	return call.data;
+}
+
+/*
  * An embedded resource: resolve the relationship, build the child level
  * and record a lateral join for the parent.  The lateral yields "body": a
  * jsonb object (to-one; no row when nothing matches) or a jsonb array
@@ -785,6 +819,8 @@ static int build_embed(struct level *lv, const struct select_item *it)
 		   lv->path[0] ? arena_printf(b->a, "%s.%s", lv->path, it->field.name) : it->field.name,
 		   lv->label_path[0] ? arena_printf(b->a, "%s.%s", lv->label_path, label) : label);
 	child.count_only = lv->count_only;
+	if (r.computed != NULL)
+		child.from = computed_call(lv, r.computed);
 	if (build_level(&child, it->children, it->n_children) < 0)
 		return -1;
 	put_join_condition(&child, lv, &r, junction);
