@@ -9,7 +9,8 @@
 # up after the first bytes, or before any; mod_fcgid then drops its
 # FastCGI connection and the worker's writes fail with EPIPE.  No worker
 # may die of it (same pids, no "terminated by signal" in Apache's log) and
-# the next requests are answered.  Then Apache is restarted gracefully
+# the next requests are answered; a client that stops reading does not
+# stop the others from being served.  Then Apache is restarted gracefully
 # (SIGUSR1, what `apachectl -k graceful` sends) and hard (SIGHUP, `-k
 # restart`), with requests before and after, and stopped (SIGTERM, `-k
 # stop`): after each, every pg_rest process of the old generation is gone
@@ -180,6 +181,24 @@ my @dead = grep { !PgRestTest::_alive($_) } @before;
 is("@dead", '', 'Apache: the workers that served the hung-up answers are alive');
 unlike($t->apache_error_log, qr/terminated by signal|get unexpected signal|core dumped|Segmentation/,
        'Apache: no worker killed by a signal');
+# a client that stops reading in the middle of a large answer pins the
+# worker that writes it (until Apache's Timeout), but not the site:
+# mod_fcgid answers others from another worker
+{
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 10)
+        or die "connect: $!";
+    print $s "GET /rpc/big?n=20000 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    sysread($s, my $buf, 4096);
+    sleep 1;
+    my $other = $t->get('/items?id=eq.7');
+    $N{requests}++;
+    is($other->{status}, 200, 'Apache: a request while another client stalls mid-answer is answered');
+    close $s;
+    $N{hangups}++;
+    sleep 0.5;
+    get_ok('Apache: after the stalled client closed', '/items?id=eq.8', 3);
+}
+
 # mod_fcgid saw the clients go while it was passing the answer on
 my $aborts = () = $t->apache_error_log =~ /ap_pass_brigade failed|Broken pipe|Connection reset by peer/g;
 cmp_ok($aborts, '>=', 3, "Apache: the hang-ups came in the middle of answers ($aborts aborted)");
