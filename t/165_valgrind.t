@@ -16,7 +16,12 @@
 # SIGUSR1 and SIGHUP.  Then SIGTERM: the worker finishes and exits, and
 # valgrind's leak check runs.
 #
-# Its log must say "ERROR SUMMARY: 0 errors" (with the flags above that
+# A second worker under valgrind then verifies public-key tokens: a JWK Set
+# (RSA + EC) from a file, RS256/PS256/ES256 good and bad, unknown kid,
+# HS256 signed with the key text; SIGHUP with the file rewritten as a
+# certificate + PKCS#1 key (old keys freed, new ones parsed); SIGTERM.
+#
+# Each log must say "ERROR SUMMARY: 0 errors" (with the flags above that
 # counts invalid reads/writes, uses of uninitialised values, bad frees and
 # definite/indirect leaks) and "definitely lost: 0" / "indirectly lost: 0"
 # (or "no leaks are possible").  t/valgrind.supp holds the suppressions,
@@ -27,6 +32,7 @@
 # stays inside a chunk only in a -DPGR_ARENA_MALLOC_EACH build (make fuzz).
 use strict;
 use warnings;
+no warnings qw(exec);    # exec in a child is followed by _exit on purpose
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -34,6 +40,7 @@ use lib "$FindBin::Bin/lib";
 use File::Copy qw(copy);
 use File::Path qw(make_path);
 use JSON::PP;
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 use PgRestTest;
@@ -245,40 +252,158 @@ smoke(2);
     is($t->psql(q{SELECT count(*) FROM api.items WHERE name LIKE 'cut%'}), "0\n", 'the cut-short body was not inserted');
 }
 
-# SIGTERM: valgrind runs its leak check on the way out
-ok(PgRestTest::_alive($W), 'the worker is alive after the smoke requests');
-kill 'TERM', $W;
-my $log = '';
-for (1 .. 240) {
-    $log = PgRestTest::_slurp($vglog) // '';
-    last if $log =~ /ERROR SUMMARY:/ && !PgRestTest::_alive($W);
-    sleep 0.5;
-}
-ok(!PgRestTest::_alive($W), 'SIGTERM: the worker exited');
-like($log, qr/ERROR SUMMARY:/, 'valgrind finished its report');
+# SIGTERM: valgrind runs its leak check on the way out; its log must be clean
+sub sigterm_and_check {
+    my ($name, $w, $vglog) = @_;
+    ok(PgRestTest::_alive($w), "$name: the worker is alive after its requests");
+    kill 'TERM', $w;
+    my $log = '';
+    for (1 .. 240) {
+        $log = PgRestTest::_slurp($vglog) // '';
+        last if $log =~ /ERROR SUMMARY:/ && !PgRestTest::_alive($w);
+        sleep 0.5;
+    }
+    ok(!PgRestTest::_alive($w), "$name: SIGTERM: the worker exited");
+    like($log, qr/ERROR SUMMARY:/, "$name: valgrind finished its report");
 
-my ($errors) = $log =~ /ERROR SUMMARY: ([\d,]+) errors/;
-my %lost;
-for my $kind (qw(definitely indirectly possibly)) {
-    ($lost{$kind}) = $log =~ /$kind lost: ([\d,]+) bytes/;
-    $lost{$kind} //= ($log =~ /no leaks are possible/ ? 0 : undef);
-    tr/,//d for grep { defined } $lost{$kind};
+    my ($errors) = $log =~ /ERROR SUMMARY: ([\d,]+) errors/;
+    my %lost;
+    for my $kind (qw(definitely indirectly possibly)) {
+        ($lost{$kind}) = $log =~ /$kind lost: ([\d,]+) bytes/;
+        $lost{$kind} //= ($log =~ /no leaks are possible/ ? 0 : undef);
+        tr/,//d for grep { defined } $lost{$kind};
+    }
+    $errors =~ tr/,//d if defined $errors;
+    my %kinds = map { $_ => scalar(() = $log =~ /^==\d+== \Q$_\E/mg) }
+        ('Invalid read', 'Invalid write', 'Invalid free', 'Mismatched free', 'Conditional jump',
+         'Use of uninitialised value', 'Syscall param', 'Source and destination overlap');
+    is($errors, 0, "$name: valgrind: ERROR SUMMARY: 0 errors (invalid accesses, uninitialised values, "
+                 . 'definite/indirect leaks)')
+        or diag(PgRestTest::_tail($log, 150));
+    is($kinds{$_}, 0, "$name: valgrind: no '$_'") for sort keys %kinds;
+    is($lost{definitely}, 0, "$name: valgrind: definitely lost: 0 bytes");
+    is($lost{indirectly}, 0, "$name: valgrind: indirectly lost: 0 bytes");
+    my ($supp) = $log =~ /suppressed: ([\d,]+) bytes/;
+    my ($heap) = $log =~ /total heap usage: ([^\n]+)/;
+    return sprintf('%s: %s errors; definitely lost %s, indirectly lost %s, possibly lost %s bytes; '
+                   . 'suppressed %s bytes; heap: %s',
+                   $name, $errors // '?', map({ $lost{$_} // '?' } qw(definitely indirectly possibly)),
+                   $supp // 0, $heap // '?');
 }
-$errors =~ tr/,//d if defined $errors;
-my %kinds = map { $_ => scalar(() = $log =~ /^==\d+== \Q$_\E/mg) }
-    ('Invalid read', 'Invalid write', 'Invalid free', 'Mismatched free', 'Conditional jump',
-     'Use of uninitialised value', 'Syscall param', 'Source and destination overlap');
-is($errors, 0, 'valgrind: ERROR SUMMARY: 0 errors (invalid accesses, uninitialised values, definite/indirect leaks)')
-    or diag(PgRestTest::_tail($log, 150));
-is($kinds{$_}, 0, "valgrind: no '$_'") for sort keys %kinds;
-is($lost{definitely}, 0, 'valgrind: definitely lost: 0 bytes');
-is($lost{indirectly}, 0, 'valgrind: indirectly lost: 0 bytes');
-my ($supp) = $log =~ /suppressed: ([\d,]+) bytes/;
-my ($heap) = $log =~ /total heap usage: ([^\n]+)/;
+
+my @SUMMARY = (sigterm_and_check('HS256 worker', $W, $vglog));
+
+# ---------------------------------------------------------------------------
+# a second worker under valgrind with public keys: a JWK Set (RSA + EC) from
+# a file, RS256 / PS256 / ES256 tokens good and bad, then SIGHUP with the
+# file's name changed to a PEM certificate + PKCS#1 key (the old keys are
+# freed, the new ones parsed), then SIGTERM
+
+SKIP: {
+    my ($OPENSSL) = grep { -x $_ } map { "$_/openssl" } split(/:/, $ENV{PATH} // ''), '/usr/bin';
+    skip 'the openssl command line tool is not installed', 1 unless $OPENSSL;
+    my $dir = $t->tmpdir . '/keys';
+    make_path($dir);
+    chmod 0755, $dir;
+    my $JS = JSON::PP->new->canonical(1);
+    my $ossl = sub {
+        my @args = @_;
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            open STDOUT, '>', "$dir/openssl.out" or POSIX::_exit(126);
+            open STDERR, '>>', "$dir/openssl.err" or POSIX::_exit(126);
+            exec { $OPENSSL } $OPENSSL, @args;
+            POSIX::_exit(127);
+        }
+        waitpid $pid, 0;
+        die "openssl @args failed\n" . (PgRestTest::_slurp("$dir/openssl.err") // '') if $?;
+        return PgRestTest::_slurp("$dir/openssl.out");
+    };
+    for my $k ([ rsa => 'RSA', 'rsa_keygen_bits:2048' ], [ rsa2 => 'RSA', 'rsa_keygen_bits:2048' ],
+               [ ec => 'EC', 'ec_paramgen_curve:P-256' ], [ ec2 => 'EC', 'ec_paramgen_curve:P-256' ]) {
+        $ossl->('genpkey', '-algorithm', $k->[1], '-pkeyopt', $k->[2], '-out', "$dir/$k->[0].key");
+        $ossl->('pkey', '-in', "$dir/$k->[0].key", '-pubout', '-out', "$dir/$k->[0].pub");
+        chmod 0644, "$dir/$k->[0].pub";
+    }
+    my $der_item = sub {
+        my ($buf, $pos) = @_;
+        my $tag = ord substr($$buf, $pos++, 1);
+        my $len = ord substr($$buf, $pos++, 1);
+        if ($len & 0x80) { my $n = $len & 0x7f; $len = 0; $len = $len * 256 + ord substr($$buf, $pos++, 1) for 1 .. $n }
+        return ($tag, substr($$buf, $pos, $len), $pos + $len);
+    };
+    my $token = sub {
+        my ($key, $alg, $claims, %h) = @_;
+        my $input = PgRestTest::b64url($JS->encode({ alg => $alg, typ => 'JWT', %h })) . '.'
+                  . PgRestTest::b64url($JS->encode($claims));
+        open my $fh, '>:raw', "$dir/input" or die; print $fh $input; close $fh;
+        my ($bits) = $alg =~ /(\d+)\z/;
+        my @o = ("-sha$bits", '-sign', "$dir/$key.key", '-out', "$dir/sig");
+        push @o, '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:digest' if $alg =~ /\APS/;
+        $ossl->('dgst', @o, "$dir/input");
+        my $sig = PgRestTest::_slurp("$dir/sig");
+        if ($alg =~ /\AES/) {
+            my (undef, $seq) = $der_item->(\$sig, 0);
+            my (undef, $r, $next) = $der_item->(\$seq, 0);
+            my (undef, $s2) = $der_item->(\$seq, $next);
+            $sig = join '', map { (my $v = $_) =~ s/\A\x00+//; ("\x00" x (32 - length $v)) . $v } $r, $s2;
+        }
+        return "$input." . PgRestTest::b64url($sig);
+    };
+    my $jwk = sub {
+        my ($name, %extra) = @_;
+        my $text = $ossl->('pkey', '-pubin', '-in', "$dir/$name.pub", '-text', '-noout');
+        if ($text =~ /Modulus:\s*\n((?:\s+[0-9a-f:]+\n)+)/) {
+            (my $hex = $1) =~ s/[\s:]//g;
+            (my $n = pack 'H*', $hex) =~ s/\A\x00+//;
+            return { kty => 'RSA', n => PgRestTest::b64url($n), e => 'AQAB', %extra };
+        }
+        my $pt = substr($ossl->('pkey', '-pubin', '-in', "$dir/$name.pub", '-outform', 'DER'), -65);
+        return { kty => 'EC', crv => 'P-256', x => PgRestTest::b64url(substr($pt, 1, 32)),
+                 y => PgRestTest::b64url(substr($pt, 33, 32)), %extra };
+    };
+    my $keyfile = "$dir/jwt-keys";
+    my $spew = sub { open my $fh, '>:raw', $_[0] or die "$_[0]: $!"; print $fh $_[1]; close $fh; chmod 0644, $_[0] };
+    $spew->($keyfile, $JS->encode({ keys => [ $jwk->('rsa', kid => 'rsa-1'), $jwk->('ec', kid => 'ec-1') ] }) . "\n");
+
+    $t->stop_workers;
+    $t->start_workers_wrapped(wrapper => \@VALGRIND,
+                              config => { %cfg, 'jwt-secret' => "\@$keyfile" }, workers => 1);
+    my ($W2) = $t->worker_pids;
+    for (1 .. 60) { last if $t->get('/clients?id=eq.1')->{status} == 200; sleep 0.5 }
+    my $claims = { role => 'webuser', user => 'bob', exp => time + 3600 };
+    my $who = sub {
+        my ($name, $tok, $status) = @_;
+        my $res = req("keys: $name", 'GET', '/rpc/whoami', $status, headers => { Authorization => "Bearer $tok" });
+        is($res->{json}{user}, 'bob', "keys: $name: the claims") if $status == 200;
+    };
+    for my $round (1 .. 2) {
+        $who->("RS256 kid rsa-1 ($round)", $token->('rsa', 'RS256', $claims, kid => 'rsa-1'), 200);
+        $who->("PS256 ($round)", $token->('rsa', 'PS256', $claims), 200);
+        $who->("ES256 kid ec-1 ($round)", $token->('ec', 'ES256', $claims, kid => 'ec-1'), 200);
+        $who->("ES256 of another key ($round)", $token->('ec2', 'ES256', $claims), 401);
+        $who->("RS256 unknown kid ($round)", $token->('rsa', 'RS256', $claims, kid => 'nope'), 401);
+        $who->("HS256 signed with the key text ($round)", $t->jwt($claims, PgRestTest::_slurp($keyfile)), 401);
+    }
+    # the same file name, new contents: a certificate and a PKCS#1 public key
+    $ossl->('req', '-x509', '-new', '-key', "$dir/rsa.key", '-subj', '/CN=pg_rest test', '-days', '2',
+            '-out', "$dir/rsa.crt");
+    $ossl->('rsa', '-pubin', '-in', "$dir/rsa2.pub", '-RSAPublicKey_out', '-out', "$dir/rsa2.pkcs1");
+    $spew->($keyfile, PgRestTest::_slurp("$dir/rsa.crt") . PgRestTest::_slurp("$dir/rsa2.pkcs1"));
+    kill 'HUP', $W2;
+    my $res;
+    for (1 .. 60) {
+        $res = $t->get('/rpc/whoami', headers => { Authorization => 'Bearer ' . $token->('rsa2', 'PS256', $claims) });
+        last if $res->{status} == 200;
+        sleep 0.5;
+    }
+    is($res->{status}, 200, 'keys: after SIGHUP the PKCS#1 key of the new file verifies');
+    $N++;
+    $who->('certificate: RS256', $token->('rsa', 'RS256', $claims), 200);
+    $who->('ES256 after the reload', $token->('ec', 'ES256', $claims), 401);
+    push @SUMMARY, sigterm_and_check('public-key worker', $W2, "$VG/memcheck.$W2.log");
+}
+
 unlike($t->log_contents, qr/CRIT|FATAL/, 'no critical errors in the worker log');
-
-diag(sprintf('valgrind: %s errors; definitely lost %s, indirectly lost %s, possibly lost %s bytes; '
-             . 'suppressed %s bytes; heap: %s; %d requests; %.1f s',
-             $errors // '?', map({ $lost{$_} // '?' } qw(definitely indirectly possibly)),
-             $supp // 0, $heap // '?', $N, time - $T0));
+diag(join("\n", 'valgrind: ' . join('; ', @SUMMARY), sprintf('%d requests; %.1f s', $N, time - $T0)));
 done_testing();
