@@ -133,8 +133,14 @@ sub request_bytes {
 
 sub connect_worker {
     my ($path) = @_;
-    my $s = IO::Socket::UNIX->new(Peer => $path // $SOCK, Type => SOCK_STREAM)
-        or die "connect $SOCK: $!\n";
+    # the socket file appears at bind(), before listen(): retry a refusal
+    # for a while (a worker that has just been started)
+    my $s;
+    for (1 .. 100) {
+        $s = IO::Socket::UNIX->new(Peer => $path // $SOCK, Type => SOCK_STREAM) and last;
+        sleep 0.05;
+    }
+    $s or die "connect $SOCK: $!\n";
     $STATS{connections}++;
     return $s;
 }
