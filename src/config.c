@@ -88,6 +88,8 @@ static const struct cf_key keys[] = {
 	BOOL("db-prepared-statements", NULL,              db_prepared_statements,  "true"),
 	BOOL("db-plan-enabled",        NULL,              db_plan_enabled,         "false"),
 	BOOL("db-aggregates-enabled",  NULL,              db_aggregates_enabled,   "false"),
+	BOOL("db-config",              NULL,              db_config,               "true"),
+	STR("db-pre-config",          NULL,               db_pre_config,           NULL),
 	STR("db-channel",             NULL,               db_channel,              "pgrst"),
 	BOOL("db-channel-enabled",    NULL,               db_channel_enabled,      "true"),
 	ENUM("db-tx-end",             NULL,               db_tx_end,               "commit", tx_ends),
@@ -124,8 +126,6 @@ static const struct cf_key keys[] = {
 	/* PostgREST features pg_rest does not have yet */
 	LATER("server-timing-enabled",        NULL),
 	LATER("server-otel-enabled",          NULL),
-	LATER("db-config",                    NULL),
-	LATER("db-pre-config",                NULL),
 	LATER("db-root-spec",                 "root-spec"),
 	LATER("db-hoisted-tx-settings",       NULL),
 	LATER("db-timezone-enabled",          NULL),
@@ -145,6 +145,7 @@ struct origin {
 	const char *spelled;    /* name as written in the file (may be the alias) */
 	int line;               /* file line, 0 = not from the file */
 	const char *var;        /* environment entry "NAME=value", or NULL */
+	const char *db;         /* in-database setting "pgrst.name", or NULL */
 };
 
 struct loader {
@@ -259,7 +260,9 @@ static void origin_text(const struct loader *ld, int k, char *buf, size_t size)
 {
 	const struct origin *o = &ld->origin[k];
 
-	if (o->var)
+	if (o->db)
+		snprintf(buf, size, "in-database setting %s", o->db);
+	else if (o->var)
 		snprintf(buf, size, "environment variable %.*s",
 			 var_name_len(o->var), o->var);
 	else if (o->line > 0)
@@ -761,7 +764,7 @@ static int load_setting(struct loader *ld, const config_setting_t *s)
 	}
 	k = find_key(name, &spelled);
 	if (k >= 0) {
-		ld->origin[k] = (struct origin) { spelled, line, NULL };
+		ld->origin[k] = (struct origin) { spelled, line, NULL, NULL };
 		if (is_ignored(k)) {
 			/* whatever its value: server-port may well be a bare int */
 			warn_ignored(ld, k);
@@ -884,7 +887,7 @@ static int load_env(struct loader *ld)
 			entry = env_for(ld->envp, keys[k].alias);
 		if (entry == NULL)
 			continue;
-		ld->origin[k] = (struct origin) { keys[k].name, 0, entry };
+		ld->origin[k] = (struct origin) { keys[k].name, 0, entry, NULL };
 		if (is_ignored(k)) {
 			warn_ignored(ld, k);
 			continue;
@@ -1087,10 +1090,10 @@ static char *unquote_ident(const char *s, size_t n)
  * db-pre-request: split at the first '.' outside double quotes.  Quotes
  * are removed because whoever builds SQL quotes identifiers itself.
  */
-static int finish_pre_request(struct loader *ld)
+static int split_function(struct loader *ld, const char *key, const char *s,
+			  char **schema, char **name)
 {
-	struct config *cfg = ld->cfg;
-	const char *s = cfg->db_pre_request, *dot = NULL;
+	const char *dot = NULL;
 	bool quoted = false;
 
 	if (s == NULL)
@@ -1102,15 +1105,25 @@ static int finish_pre_request(struct loader *ld)
 			dot = p;
 	}
 	if (dot == s || (dot && dot[1] == '\0') || quoted)
-		return fail_key(ld, find_key("db-pre-request", NULL),
+		return fail_key(ld, find_key(key, NULL),
 				"expected \"function\" or \"schema.function\", got \"%s\"", s);
 	if (dot) {
-		cfg->db_pre_request_schema = unquote_ident(s, dot - s);
-		cfg->db_pre_request_name = unquote_ident(dot + 1, strlen(dot + 1));
+		*schema = unquote_ident(s, dot - s);
+		*name = unquote_ident(dot + 1, strlen(dot + 1));
 	} else {
-		cfg->db_pre_request_name = unquote_ident(s, strlen(s));
+		*name = unquote_ident(s, strlen(s));
 	}
 	return 0;
+}
+
+static int finish_pre_request(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+
+	return split_function(ld, "db-pre-request", cfg->db_pre_request,
+			      &cfg->db_pre_request_schema, &cfg->db_pre_request_name) < 0 ||
+	       split_function(ld, "db-pre-config", cfg->db_pre_config,
+			      &cfg->db_pre_config_schema, &cfg->db_pre_config_name) < 0 ? -1 : 0;
 }
 
 static int finish(struct loader *ld)
@@ -1128,8 +1141,76 @@ static int finish(struct loader *ld)
  * entry points
  */
 
+/*
+ * In-database configuration (db-config): the settings PostgREST v12 reads
+ * from the authenticator role (ALTER ROLE ... SET pgrst.db_schemas = ...)
+ * or lets db-pre-config set, in its order.  Keys pg_rest does not have yet
+ * are accepted and warned about, as in a file.
+ */
+static const char *const db_setting_names[] = {
+	"pgrst.db_aggregates_enabled", "pgrst.db_anon_role", "pgrst.db_pre_config",
+	"pgrst.db_extra_search_path", "pgrst.db_max_rows", "pgrst.db_plan_enabled",
+	"pgrst.db_pre_request", "pgrst.db_prepared_statements", "pgrst.db_root_spec",
+	"pgrst.db_schemas", "pgrst.db_tx_end", "pgrst.db_hoisted_tx_settings",
+	"pgrst.jwt_aud", "pgrst.jwt_role_claim_key", "pgrst.jwt_secret",
+	"pgrst.jwt_secret_is_base64", "pgrst.jwt_cache_max_lifetime", "pgrst.openapi_mode",
+	"pgrst.openapi_security_active", "pgrst.openapi_server_proxy_uri",
+	"pgrst.server_cors_allowed_origins", "pgrst.server_trace_header",
+	"pgrst.server_timing_enabled", NULL
+};
+
+const char *const *config_db_setting_names(void)
+{
+	return db_setting_names;
+}
+
+/* "pgrst.db_schemas" -> the key db-schemas, if it is one of the list */
+static int db_setting_key(const char *name)
+{
+	char dashed[64];
+	size_t i;
+	bool listed = false;
+
+	for (const char *const *n = db_setting_names; *n && !listed; n++)
+		listed = strcmp(*n, name) == 0;
+	if (!listed || strlen(name) - 6 >= sizeof(dashed))
+		return -1;
+	for (i = 0; name[6 + i]; i++)
+		dashed[i] = name[6 + i] == '_' ? '-' : name[6 + i];
+	dashed[i] = '\0';
+	return find_key(dashed, NULL);
+}
+
+static int load_db_settings(struct loader *ld, const char *const *names,
+			    const char *const *values, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int k = db_setting_key(names[i]);
+
+		if (k < 0) {
+			warnf(ld, "in-database setting %s: not a setting pg_rest reads, ignored", names[i]);
+			continue;
+		}
+		ld->origin[k] = (struct origin) { keys[k].name, 0, NULL, names[i] };
+		if (is_ignored(k)) {
+			warn_ignored(ld, k);
+			continue;
+		}
+		if (set_value(ld, k, values[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int config_load(struct config *cfg, const char *path, char *const *envp,
 		char *err, size_t errlen, char *warn, size_t warnlen)
+{
+	return config_load_db(cfg, path, envp, NULL, NULL, 0, err, errlen, warn, warnlen);
+}
+
+int config_load_db(struct config *cfg, const char *path, char *const *envp,
+		   const char *const *db_names, const char *const *db_values, int n_db,
+		   char *err, size_t errlen, char *warn, size_t warnlen)
 {
 	struct loader ld = {
 		.cfg = cfg, .path = path, .envp = envp,
@@ -1149,7 +1230,8 @@ int config_load(struct config *cfg, const char *path, char *const *envp,
 	}
 	if (path && load_file(&ld) < 0)
 		goto fail;
-	if (load_env(&ld) < 0 || finish(&ld) < 0)
+	if (load_env(&ld) < 0 || load_db_settings(&ld, db_names, db_values, n_db) < 0 ||
+	    finish(&ld) < 0)
 		goto fail;
 	return 0;
 
@@ -1173,6 +1255,8 @@ void config_free(struct config *cfg)
 	auth_keys_free(cfg->jwt_keys);
 	free(cfg->db_pre_request_schema);
 	free(cfg->db_pre_request_name);
+	free(cfg->db_pre_config_schema);
+	free(cfg->db_pre_config_name);
 	free_list(cfg->app_settings_names, cfg->n_app_settings);
 	free_list(cfg->app_settings_values, cfg->n_app_settings);
 	memset(cfg, 0, sizeof(*cfg));

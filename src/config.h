@@ -41,6 +41,10 @@ struct config {
 	bool db_prepared_statements;   /* default true */
 	bool db_plan_enabled;      /* Accept: application/vnd.pgrst.plan answers with EXPLAIN, default false */
 	bool db_aggregates_enabled;    /* select=col.sum(), count(): default false */
+	bool db_config;            /* read pgrst.* settings from the database, default true */
+	char *db_pre_config;       /* "schema.fn" run before reading them, NULL = none */
+	char *db_pre_config_schema;    /* split form; schema NULL if unqualified */
+	char *db_pre_config_name;
 	char *db_channel;          /* LISTEN channel, default "pgrst" */
 	bool db_channel_enabled;   /* default true */
 	char *db_tx_end;           /* commit | commit-allow-override | rollback | rollback-allow-override */
@@ -90,6 +94,19 @@ struct config {
 int config_load(struct config *cfg, const char *path, char *const *envp,
 		char *err, size_t errlen, char *warn, size_t warnlen);
 void config_free(struct config *cfg);
+
+/*
+ * The same, with in-database settings on top (db-config): names as
+ * PostgreSQL has them ("pgrst.db_schemas"), values as text; precedence
+ * file < environment < database, as in PostgREST.  An error names the
+ * setting ("in-database setting pgrst.db_max_rows: ...").
+ */
+int config_load_db(struct config *cfg, const char *path, char *const *envp,
+		   const char *const *db_names, const char *const *db_values, int n_db,
+		   char *err, size_t errlen, char *warn, size_t warnlen);
+
+/* The pgrst.* settings PostgREST v12 reads from the database, NULL-terminated. */
+const char *const *config_db_setting_names(void);
 
 /*
  * pg_rest --check-config: the effective value of every key of cfg, one

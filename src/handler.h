@@ -28,6 +28,7 @@ struct worker {
 	time_t schema_attempt;          /* last load attempt, to retry at most once a second */
 	const char *config_path;        /* for reloads; NULL = environment only */
 	bool config_from_request;       /* config_path came with a request (.htaccess); owned */
+	char *db_settings;              /* in-database settings applied (dbsettings signature), NULL = none yet */
 	struct arena arena;         /* reset after every request */
 	unsigned long requests;     /* served so far */
 };

@@ -12,17 +12,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbconfig.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
 
-int worker_load_config(struct config *cfg, const char *path)
+/* file, environment and (n > 0) in-database settings; messages to the log */
+static int load_config(struct config *cfg, const char *path, const struct dbsettings *db)
 {
 	extern char **environ;
 	char err[1024], warn[4096];
 
 	err[0] = warn[0] = '\0';
-	int rc = config_load(cfg, path, environ, err, sizeof(err), warn, sizeof(warn));
+	int rc = config_load_db(cfg, path, environ,
+				db ? (const char *const *)db->names : NULL,
+				db ? (const char *const *)db->values : NULL, db ? db->n : 0,
+				err, sizeof(err), warn, sizeof(warn));
 
 	for (char *line = strtok(warn, "\n"); line != NULL; line = strtok(NULL, "\n"))
 		log_msg(LOG_WARN, "%s", line);
@@ -31,16 +36,14 @@ int worker_load_config(struct config *cfg, const char *path)
 	return rc;
 }
 
-/* SIGHUP or NOTIFY 'reload config': a bad new file keeps the old one */
-static void reload_config(struct worker *w)
+int worker_load_config(struct config *cfg, const char *path)
 {
-	struct config *fresh = calloc(1, sizeof(*fresh));
+	return load_config(cfg, path, NULL);
+}
 
-	if (fresh == NULL || worker_load_config(fresh, w->config_path) < 0) {
-		log_error("configuration not reloaded; keeping the old one");
-		free(fresh);
-		return;
-	}
+/* put a freshly loaded configuration in place of the running one */
+static void install_config(struct worker *w, struct config *fresh)
+{
 	bool new_db = strcmp(fresh->db_uri ? fresh->db_uri : "",
 			     w->cfg->db_uri ? w->cfg->db_uri : "") != 0;
 
@@ -57,7 +60,105 @@ static void reload_config(struct worker *w)
 	log_set_level(fresh->log_level);
 	/* the exposed schemas may have changed */
 	w->schema_stale = true;
+}
+
+/*
+ * db-config: the configuration from the file, the environment and the
+ * authenticator's pgrst.* settings (read on the working connection, with
+ * cfg's db-pre-config).  Returns it, with the settings' signature in *sig,
+ * or NULL (logged) when it cannot be had: the one in use stays.
+ */
+static struct config *load_with_db_settings(struct worker *w, const struct config *cfg, char **sig)
+{
+	struct dbsettings db;
+	struct config *fresh;
+	char msg[512];
+
+	*sig = NULL;
+	if (dbsettings_read(w->db.conn, cfg, &db, msg, sizeof(msg)) < 0) {
+		log_error("in-database configuration not read: %s", msg);
+		return NULL;
+	}
+	fresh = calloc(1, sizeof(*fresh));
+	if (fresh == NULL || load_config(fresh, w->config_path, &db) < 0) {
+		log_error("in-database configuration not applied; keeping the one in use");
+		free(fresh);
+		dbsettings_free(&db);
+		return NULL;
+	}
+	if (db.n > 0)
+		log_info("in-database configuration applied: %d setting%s", db.n, db.n == 1 ? "" : "s");
+	*sig = db.signature;
+	db.signature = NULL;
+	dbsettings_free(&db);
+	return fresh;
+}
+
+static bool connected(const struct worker *w)
+{
+	return w->db.conn != NULL && PQstatus(w->db.conn) == CONNECTION_OK;
+}
+
+/*
+ * SIGHUP or NOTIFY 'reload config': a bad new file, or bad in-database
+ * settings, keep the configuration in use.  Without a connection the
+ * in-database settings are read when it is back (apply_db_settings).
+ */
+static void reload_config(struct worker *w)
+{
+	struct config *fresh = calloc(1, sizeof(*fresh));
+	char *sig = NULL;
+
+	if (fresh == NULL || worker_load_config(fresh, w->config_path) < 0) {
+		log_error("configuration not reloaded; keeping the old one");
+		free(fresh);
+		return;
+	}
+	if (fresh->db_config && connected(w)) {
+		struct config *full = load_with_db_settings(w, fresh, &sig);
+
+		config_free(fresh);
+		free(fresh);
+		if (full == NULL) {
+			log_error("configuration not reloaded; keeping the old one");
+			return;
+		}
+		fresh = full;
+	}
+	install_config(w, fresh);
+	free(w->db_settings);
+	w->db_settings = sig;
 	log_info("configuration reloaded from %s", w->config_path ? w->config_path : "(environment)");
+}
+
+/*
+ * On a new connection, before the schema cache is loaded (db-schemas may
+ * come from the database): apply the in-database settings when they are
+ * not those applied last.
+ */
+static void apply_db_settings(struct worker *w)
+{
+	struct dbsettings db;
+	struct config *fresh;
+	char msg[512], *sig;
+
+	if (!w->cfg->db_config)
+		return;
+	if (dbsettings_read(w->db.conn, w->cfg, &db, msg, sizeof(msg)) < 0) {
+		log_error("in-database configuration not read: %s", msg);
+		return;
+	}
+	bool same = w->db_settings != NULL ? strcmp(w->db_settings, db.signature) == 0 : db.n == 0;
+
+	dbsettings_free(&db);
+	if (same)
+		return;
+	fresh = load_with_db_settings(w, w->cfg, &sig);
+	if (fresh == NULL)
+		return;
+	install_config(w, fresh);
+	free(w->db_settings);
+	w->db_settings = sig;
 }
 
 static void reload_schema(struct worker *w)
@@ -71,6 +172,7 @@ static void reload_schema(struct worker *w)
 		return;
 	}
 	arena_reset(&w->arena);
+	apply_db_settings(w);
 
 	struct schema_cache *sc = schema_load(w->db.conn, w->cfg, msg, sizeof(msg));
 
@@ -211,4 +313,6 @@ void worker_stop(struct worker *w)
 	config_free(w->cfg);
 	free(w->cfg);
 	w->cfg = NULL;
+	free(w->db_settings);
+	w->db_settings = NULL;
 }

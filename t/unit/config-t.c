@@ -326,14 +326,12 @@ static void test_ignored_keys(void)
 		    "admin-server-port = 3001\n"
 		    "server-timing-enabled = true\n"
 		    "server-otel-enabled = true\n"
-		    "db-config = false\n"
-		    "db-pre-config = \"postgrest.pre_config\"\n"
 		    "db-root-spec = \"root\"\n"
 		    "db-hoisted-tx-settings = \"statement_timeout\"\n"
 		    "openapi-security-active = true\n"
 		    "log-query = \"main-query\"\n", no_env), 0,
 	       "ignored keys: accepted");
-	is_int(count_lines(warn), 18, "ignored keys: one warning each");
+	is_int(count_lines(warn), 16, "ignored keys: one warning each");
 	ok(strstr(warn, at_path(":11: server-timing-enabled: not supported yet, ignored\n")) != NULL,
 	   "ignored keys: unimplemented features say so");
 	ok(strstr(warn, at_path(":5: db-pool: ignored: pg_rest runs behind the web server\n")) != NULL,
@@ -668,7 +666,7 @@ static void test_print(void)
 	ok(has_line(out, "db-tx-end = \"commit\""), "print: choice quoted");
 	ok(has_line(out, "# server-port: accepted and ignored (pg_rest runs behind the web server)"),
 	   "print: a server key as a comment");
-	ok(has_line(out, "# db-config: accepted and ignored (not supported yet)"),
+	ok(has_line(out, "# db-root-spec: accepted and ignored (not supported yet)"),
 	   "print: an unsupported key as a comment");
 
 	/* each key of --list-keys: one value line, or one comment line if ignored */
@@ -776,6 +774,46 @@ static void test_replica(void)
 	ok(strstr(err, "db-replica-uri: could not read") != NULL, "replica: the error names the key");
 }
 
+/* db-config: pgrst.* settings from the database over the file and the environment */
+static void test_db_settings(void)
+{
+	struct config cfg;
+	char *env[] = { "PGRST_DB_MAX_ROWS=7", NULL };
+	const char *names[] = { "pgrst.db_schemas", "pgrst.db_max_rows", "pgrst.jwt_aud",
+				"pgrst.db_root_spec" };
+	const char *values[] = { "api2, api3", "9", "me", "root" };
+	const char *bad[] = { "api", "lots" };
+	int rc;
+
+	write_temp("db-schemas = \"api\"\ndb-pre-config = \"conf.\\\"Pre\\\"\"\n");
+	rc = config_load_db(&cfg, path, env, names, values, 4, err, sizeof(err), warn, sizeof(warn));
+	is_int(rc, 0, "db settings: load");
+	is_int(cfg.n_db_schemas, 2, "db settings: db-schemas from the database");
+	is_str(cfg.db_schemas[1], "api3", "db settings: the list split");
+	is_int((int)cfg.db_max_rows, 9, "db settings: the database beats the environment");
+	is_str(cfg.jwt_aud, "me", "db settings: jwt-aud");
+	ok(cfg.db_config, "db-config defaults to true");
+	is_str(cfg.db_pre_config_schema, "conf", "db-pre-config: schema");
+	is_str(cfg.db_pre_config_name, "Pre", "db-pre-config: name unquoted");
+	ok(strstr(warn, "in-database setting pgrst.db_root_spec: not supported yet, ignored") != NULL,
+	   "db settings: a key pg_rest lacks is warned about: %s", warn);
+	config_free(&cfg);
+
+	rc = config_load_db(&cfg, path, no_env, names, bad, 2, err, sizeof(err), warn, sizeof(warn));
+	is_int(rc, -1, "db settings: a bad value fails the load");
+	is_str(err, "in-database setting pgrst.db_max_rows: expected an integer, got \"lots\"",
+	       "db settings: the error names the setting");
+	unlink(path);
+
+	const char *const *list = config_db_setting_names();
+	int n = 0;
+
+	for (; list[n]; n++)
+		ok(strncmp(list[n], "pgrst.", 6) == 0 && strchr(list[n], '-') == NULL,
+		   "db setting name %s", list[n]);
+	is_int(n, 23, "PostgREST v12's list of in-database settings");
+}
+
 int main(void)
 {
 	test_defaults();
@@ -791,6 +829,7 @@ int main(void)
 	test_pre_request();
 	test_keys();
 	test_replica();
+	test_db_settings();
 	test_print();
 	return done_testing();
 }
