@@ -107,6 +107,7 @@ static const struct cf_key keys[] = {
 	STR("openapi-server-proxy-uri", NULL,             openapi_server_proxy_uri, NULL),
 	LIST("server-cors-allowed-origins", NULL,         server_cors_allowed_origins, NULL),
 	STR("server-trace-header",    NULL,               server_trace_header,     NULL),
+	BOOL("server-timing-enabled", NULL,               server_timing_enabled,   "false"),
 	INT("max-body-bytes",         NULL,               max_body_bytes,          "10485760", 0),
 	LEVEL("log-level",            NULL,               log_level,               "error"),
 
@@ -124,7 +125,6 @@ static const struct cf_key keys[] = {
 	SERVER("db-pool-automatic-recovery",  NULL),
 
 	/* PostgREST features pg_rest does not have yet */
-	LATER("server-timing-enabled",        NULL),
 	LATER("server-otel-enabled",          NULL),
 	LATER("db-root-spec",                 "root-spec"),
 	LATER("db-hoisted-tx-settings",       NULL),

@@ -68,6 +68,7 @@ struct config {
 	char *openapi_server_proxy_uri;
 	char **server_cors_allowed_origins;  /* origins echoed back with credentials; none = any origin, "*" */
 	int n_server_cors_allowed_origins;
+	bool server_timing_enabled;    /* Server-Timing header on every answer, default false */
 	char *server_trace_header;  /* a request header echoed in the answer (X-Request-Id), NULL = none */
 	long max_body_bytes;       /* pg_rest: largest request body accepted, default 10 MiB */
 	enum log_level log_level;  /* default error */

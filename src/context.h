@@ -30,6 +30,7 @@ struct ctx {
 	struct auth_result auth;
 	const char *schema;         /* the schema the request runs in */
 	bool profile_header;        /* answer with Content-Profile */
+	struct server_timing timing;    /* used when server-timing-enabled */
 };
 
 /* log the error and answer with it; always returns -1 */

@@ -297,7 +297,9 @@ static int handle_options(struct ctx *c, const char *name)
 /* the request's role, or an answer when it has none */
 static int authenticate(struct ctx *c)
 {
+	timing_skip(&c->resp);
 	auth_request(c->cfg, c->req.authorization, time(NULL), c->a, &c->auth);
+	timing_mark(&c->resp, TIMING_JWT);
 	if (c->auth.status == 0)
 		return 0;
 	http_error_set(&c->err, c->auth.status, c->auth.code, c->auth.message,
@@ -438,6 +440,8 @@ void handle_request(struct worker *w, FCGX_Request *fr)
 		ctx_fail_with(&c, 400, "PGRST102", "Invalid request", perr, NULL);
 	} else {
 		response_init(&c.resp, fr->out, c.a, strcmp(c.req.method, "HEAD") == 0);
+		if (c.cfg->server_timing_enabled)
+			timing_start(&c.resp, &c.timing);
 		echo_trace_header(&c);
 		if (cors_begin(c.cfg, &c.req, &c.resp, c.a) == 0 && read_body(&c, fr->in) == 0)
 			route(&c);

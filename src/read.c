@@ -163,6 +163,7 @@ int read_prepare(struct ctx *c, struct read_request *r)
 	if (r->pf.strict && r->pf.invalid != NULL)
 		return ctx_fail_with(c, 400, "PGRST122", "Invalid preferences given with handling=strict",
 				     arena_printf(c->a, "Invalid preferences: %s", r->pf.invalid), NULL);
+	timing_mark(&c->resp, TIMING_PARSE);
 	return 0;
 }
 
@@ -236,8 +237,12 @@ int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool
 		return ctx_fail(c);
 	stmts[n] = (struct db_stmt){s.text.data, s.n_values, s.values};
 	n++;
+	timing_mark(&c->resp, TIMING_PLAN);
 
-	if (!read_run_db(c, r, read_only, stmts, n, res))
+	bool ran = read_run_db(c, r, read_only, stmts, n, res);
+
+	timing_mark(&c->resp, TIMING_TRANSACTION);
+	if (!ran)
 		return ctx_fail(c);
 	int rc = r->explain ? respond_plan(c, r->media, res[n - 1])
 			    : respond_read(c, spec, &r->q, res[n - 1],

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 
@@ -119,7 +120,60 @@ void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool h
 	r->status = 200;
 	r->head_only = head_only;
 	r->cors_origin_sent = false;
+	r->timing = NULL;
 	sbuf_init(&r->headers, a, 256);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void timing_start(struct response *r, struct server_timing *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->last = now_seconds();
+	r->timing = t;
+}
+
+void timing_mark(struct response *r, enum timing_stage st)
+{
+	double now;
+
+	if (r->timing == NULL)
+		return;
+	now = now_seconds();
+	r->timing->dur[st] += now - r->timing->last;
+	r->timing->seen[st] = true;
+	r->timing->last = now;
+}
+
+void timing_skip(struct response *r)
+{
+	if (r->timing != NULL)
+		r->timing->last = now_seconds();
+}
+
+/*
+ * PostgREST v12 renders each duration as seconds times 10^6 with one
+ * decimal (so microseconds, though Server-Timing means milliseconds);
+ * pg_rest writes the same numbers, for dashboards made for PostgREST.
+ */
+static void put_server_timing(struct response *r)
+{
+	static const char *const names[TIMING_STAGES] = {"jwt", "parse", "plan", "transaction"};
+	struct server_timing *t = r->timing;
+	struct sbuf v;
+
+	sbuf_init(&v, r->arena, 128);
+	for (int i = 0; i < TIMING_STAGES; i++)
+		if (t->seen[i])
+			sbuf_printf(&v, "%s;dur=%.1f, ", names[i], t->dur[i] * 1e6);
+	sbuf_printf(&v, "response;dur=%.1f", (now_seconds() - t->last) * 1e6);
+	response_header(r, "Server-Timing", v.data);
 }
 
 void response_allow_any_origin(struct response *r)
@@ -152,6 +206,8 @@ void response_headerf(struct response *r, const char *name, const char *fmt, ...
 
 int response_send(struct response *r, const char *body, size_t len)
 {
+	if (r->timing != NULL)
+		put_server_timing(r);
 	if (FCGX_FPrintF(r->out, "Status: %d %s\r\n", r->status, http_reason(r->status)) < 0)
 		return -1;
 	if (FCGX_PutStr(r->headers.data, (int)r->headers.len, r->out) < 0)

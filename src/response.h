@@ -38,6 +38,18 @@ const char *http_reason(int status);
  * A response being written.  Headers are collected first, then
  * response_send() writes the status line, headers and body in one go.
  */
+/*
+ * server-timing-enabled: where a request's time went, sent as PostgREST
+ * v12's Server-Timing header (jwt, parse, plan, transaction, response).
+ */
+enum timing_stage { TIMING_JWT, TIMING_PARSE, TIMING_PLAN, TIMING_TRANSACTION, TIMING_STAGES };
+
+struct server_timing {
+	double last;                /* monotonic seconds at the last mark */
+	double dur[TIMING_STAGES];  /* seconds spent in each stage */
+	bool seen[TIMING_STAGES];
+};
+
 struct response {
 	struct arena *arena;
 	FCGX_Stream *out;
@@ -45,7 +57,15 @@ struct response {
 	struct sbuf headers;        /* "Name: value\r\n" lines */
 	bool head_only;             /* HEAD: headers but no body */
 	bool cors_origin_sent;      /* cors.c added Access-Control-Allow-Origin */
+	struct server_timing *timing;   /* NULL unless server-timing-enabled */
 };
+
+/* Start timing r's request now (t: storage for the request's timings). */
+void timing_start(struct response *r, struct server_timing *t);
+/* The time since the last mark was stage st's (no-op when not timing). */
+void timing_mark(struct response *r, enum timing_stage st);
+/* Start the next stage now: what came before it is no stage's. */
+void timing_skip(struct response *r);
 
 void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool head_only);
 void response_header(struct response *r, const char *name, const char *value);

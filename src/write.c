@@ -324,6 +324,7 @@ int handle_write(struct ctx *c, const char *relation)
 		.count = COUNT_NONE,
 	};
 
+	timing_mark(&c->resp, TIMING_PARSE);
 	sql_init(&s, c->a);
 	if (sqlbuild_write(&s, &w->q, &spec, &w->ws, &c->err) < 0)
 		return ctx_fail(c);
@@ -336,8 +337,11 @@ int handle_write(struct ctx *c, const char *relation)
 			    (w->ws.kind != WRITE_INSERT && w->q.levels[0].limit >= 0);
 	enum tx_end end = decide_later ? TX_END_LATER : w->rollback ? TX_END_ROLLBACK : TX_END_COMMIT;
 
-	if (!db_run(&c->w->db, false, end, stmts, n, res, c->auth.is_anon, &c->err, c->a))
+	timing_mark(&c->resp, TIMING_PLAN);
+	if (!db_run(&c->w->db, false, end, stmts, n, res, c->auth.is_anon, &c->err, c->a)) {
+		timing_mark(&c->resp, TIMING_TRANSACTION);
 		return ctx_fail(c);
+	}
 
 	int rc = 0;
 
@@ -349,6 +353,7 @@ int handle_write(struct ctx *c, const char *relation)
 		else if (!ok)
 			rc = -1;
 	}
+	timing_mark(&c->resp, TIMING_TRANSACTION);
 	if (rc == 0)
 		rc = respond_write(c, w, m, res[n - 1]);
 	for (int i = 0; i < n; i++)

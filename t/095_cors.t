@@ -4,7 +4,8 @@
 # back with credentials and any other origin left without CORS headers;
 # preflights answered whatever the path; Access-Control-Expose-Headers on
 # every other answer to an allowed origin, errors included.  Also
-# server-trace-header (the named request header echoed).  Through nginx,
+# server-trace-header (the named request header echoed) and
+# server-timing-enabled (the Server-Timing header).  Through nginx,
 # which passes Origin as HTTP_ORIGIN.
 use strict;
 use warnings;
@@ -118,13 +119,27 @@ is(h($r, 'Allow'), 'OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE', 'OPTIONS with Origi
 
 ok(!defined h($t->get('/items', headers => { 'X-Request-Id' => 'abc' }), 'X-Request-Id'),
    'server-trace-header unset: nothing echoed');
+ok(!defined h($t->get('/items'), 'Server-Timing'), 'server-timing-enabled unset: no Server-Timing');
 
 # --- a list of origins; server-trace-header --------------------------------
 
 $t->stop_workers;
 $t->start_workers(config => { %cfg,
 	'server-cors-allowed-origins' => 'http://example.com, http://example2.com',
-	'server-trace-header' => 'X-Request-Id' }, workers => 1);
+	'server-trace-header' => 'X-Request-Id', 'server-timing-enabled' => \'true' }, workers => 1);
+
+# server-timing-enabled: PostgREST v12's Server-Timing stages
+my $D = qr/dur=\d+\.\d/;
+$r = $t->get('/items?id=eq.1');
+like(h($r, 'Server-Timing'), qr/\Ajwt;$D, parse;$D, plan;$D, transaction;$D, response;$D\z/,
+     'server-timing-enabled: a read has the five stages');
+$r = $t->request('POST', '/items', headers => { 'Content-Type' => 'application/json' },
+		 body => '{"id": 4, "name": "date"}');
+is($r->{status}, 201, 'POST with Server-Timing: 201');
+like(h($r, 'Server-Timing'), qr/\Ajwt;$D, parse;$D, plan;$D, transaction;$D, response;$D\z/,
+     'server-timing-enabled: a write too');
+like(h($t->get('/nothing_here'), 'Server-Timing') // '', qr/\Ajwt;$D, .*response;$D\z/,
+     'server-timing-enabled: an error answer too');
 
 $r = $t->get('/items', headers => { 'X-Request-Id' => 'req-42' });
 is(h($r, 'X-Request-Id'), 'req-42', 'server-trace-header: the value echoed');

@@ -324,15 +324,14 @@ static void test_ignored_keys(void)
 		    "db-pool-max-lifetime = 1800\n"
 		    "db-pool-automatic-recovery = true\n"
 		    "admin-server-port = 3001\n"
-		    "server-timing-enabled = true\n"
 		    "server-otel-enabled = true\n"
 		    "db-root-spec = \"root\"\n"
 		    "db-hoisted-tx-settings = \"statement_timeout\"\n"
 		    "openapi-security-active = true\n"
 		    "log-query = \"main-query\"\n", no_env), 0,
 	       "ignored keys: accepted");
-	is_int(count_lines(warn), 16, "ignored keys: one warning each");
-	ok(strstr(warn, at_path(":11: server-timing-enabled: not supported yet, ignored\n")) != NULL,
+	is_int(count_lines(warn), 15, "ignored keys: one warning each");
+	ok(strstr(warn, at_path(":11: server-otel-enabled: not supported yet, ignored\n")) != NULL,
 	   "ignored keys: unimplemented features say so");
 	ok(strstr(warn, at_path(":5: db-pool: ignored: pg_rest runs behind the web server\n")) != NULL,
 	   "ignored keys: FastCGI-meaningless keys say so");
