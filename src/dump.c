@@ -21,7 +21,7 @@
  *                      "args": [ { "name", "type", "mode", "has_default",
  *                                  "variadic" } ],
  *                      "return_type", "return_type_schema", "return_type_name",
- *                      "returns_set", "returns_composite", "returns_void",
+ *                      "returns_set", "rows_one", "returns_composite", "returns_void",
  *                      "volatility", "row_schema", "row_name",
  *                      "description" } ] }
  *
@@ -184,6 +184,8 @@ static void put_function(struct sbuf *b, const struct sc_function *f)
 	put_str(b, "return_type_name", f->return_type_name);
 	sbuf_puts(b, ", ");
 	put_bool(b, "returns_set", f->returns_set);
+	sbuf_puts(b, ", ");
+	put_bool(b, "rows_one", f->rows_one);
 	sbuf_puts(b, ", ");
 	put_bool(b, "returns_composite", f->returns_composite);
 	sbuf_puts(b, ", ");

@@ -122,7 +122,7 @@ static void collect_computed(const struct schema_cache *sc, int origin, struct r
 		if (target < 0)
 			continue;
 		memset(&r, 0, sizeof(r));
-		r.card = f->returns_set ? CARD_O2M : CARD_M2O;
+		r.card = f->returns_set && !f->rows_one ? CARD_O2M : CARD_M2O;
 		r.origin = origin;
 		r.target = target;
 		r.junction = -1;

@@ -408,7 +408,7 @@ static const char schema_query[] =
 	"------------------------------------------------------------------------\n"
 	"procs AS (\n"
 	"  SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.prorettype,\n"
-	"    p.proretset, p.provolatile, p.proargmodes, p.proargnames,\n"
+	"    p.proretset, p.prorows, p.provolatile, p.proargmodes, p.proargnames,\n"
 	"    COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]) AS argtypes,\n"
 	"    -- the one input argument, when there is only one (computed fields)\n"
 	"    CASE WHEN p.pronargs = 1 AND p.proallargtypes IS NULL THEN p.proargtypes[0] END AS only_arg\n"
@@ -449,6 +449,8 @@ static const char schema_query[] =
 	"      'return_type_schema', CASE WHEN rt.typtype = 'c' THEN rn.nspname END,\n"
 	"      'return_type_name', CASE WHEN rt.typtype = 'c' THEN rc.relname END,\n"
 	"      'returns_set', p.proretset,\n"
+	"      -- SETOF ... ROWS 1: one row (a to-one computed relationship)\n"
+	"      'rows_one', p.proretset AND p.prorows = 1,\n"
 	"      -- a row type (also through a domain), or a record made of OUT,\n"
 	"      -- INOUT or TABLE arguments\n"
 	"      'returns_composite', rt.typtype = 'c'\n"
@@ -785,6 +787,17 @@ static bool get_bool(struct reader *rd, struct json_object *obj, const char *whe
 	return v != NULL && json_object_get_boolean(v);
 }
 
+/* a key documents written before it existed leave out: absent is false */
+static bool get_optional_bool(struct reader *rd, struct json_object *obj, const char *where,
+			      const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return false;
+	return get_bool(rd, obj, where, key);
+}
+
 /* A one-letter code out of allowed ('i', 's', 'v' …). */
 static char get_code(struct reader *rd, struct json_object *obj, const char *where,
 		     const char *key, const char *allowed)
@@ -1078,6 +1091,7 @@ static bool read_function(struct reader *rd, struct json_object *o, const char *
 	f->return_type_schema = get_string(rd, o, where, "return_type_schema", true);
 	f->return_type_name = get_string(rd, o, where, "return_type_name", true);
 	f->returns_set = get_bool(rd, o, where, "returns_set");
+	f->rows_one = get_optional_bool(rd, o, where, "rows_one");
 	f->returns_composite = get_bool(rd, o, where, "returns_composite");
 	f->returns_void = get_bool(rd, o, where, "returns_void");
 	f->volatility = get_code(rd, o, where, "volatility", "isv");

@@ -83,6 +83,7 @@ struct sc_function {
 	char *return_type_schema;   /* for composite returns: the relation's schema */
 	char *return_type_name;     /* and its name, else NULL */
 	bool returns_set;
+	bool rows_one;              /* SETOF with ROWS 1: at most one row (PostgREST: to-one) */
 	bool returns_composite;     /* a table row type or composite type (incl. RETURNS TABLE) */
 	bool returns_void;
 	char volatility;            /* 'i' immutable, 's' stable, 'v' volatile */

@@ -1,6 +1,6 @@
 # Computed relationships (PostgREST v12): a function whose only argument
 # is a table's row and which returns SETOF another relation (one-to-many)
-# or a single row of it (many-to-one) is embedded by its name, with its
+# or a single row of it (many-to-one; SETOF ... ROWS 1 too) is embedded by its name, with its
 # own select, filters, order and limit, nested, spread, !inner; it wins
 # over a foreign key relationship of the same name; it works on the rows a
 # function or a write returned.
@@ -37,6 +37,9 @@ create function api.filmography(api.directors) returns setof api.films language 
 -- same name as the foreign key embed: the function wins
 create function api.directors(api.films) returns api.directors language sql stable
   as $$ select 99, 'computed ' || d.name from api.directors d where d.id = $1.director_id $$;
+-- SETOF ... ROWS 1 is to-one too, as in PostgREST's documentation
+create function api.first_review(api.films) returns setof api.reviews rows 1 language sql stable
+  as $$ select * from api.reviews where film_title = $1.title order by stars limit 1 $$;
 create function api.classics() returns setof api.films language sql stable
   as $$ select * from api.films where id <= 2 $$;
 grant select, insert on all tables in schema api to anon;
@@ -64,6 +67,10 @@ rows_ok('/films?select=title,maker(name)&order=id',
 	[ { title => 'Ran', maker => { name => 'Kurosawa' } },
 	  { title => 'Ikiru', maker => { name => 'Kurosawa' } },
 	  { title => 'Cleo', maker => { name => 'Varda' } } ], 'many-to-one (a single row)');
+rows_ok('/films?select=title,first_review(stars)&order=id',
+	[ { title => 'Ran', first_review => { stars => 4 } },
+	  { title => 'Ikiru', first_review => undef },
+	  { title => 'Cleo', first_review => { stars => 3 } } ], 'SETOF with ROWS 1: to-one');
 rows_ok('/films?select=title,reviews(stars)&reviews.stars=gte.5&reviews.order=stars.desc&id=eq.1',
 	[ { title => 'Ran', reviews => [ { stars => 5 } ] } ], 'filters on a computed embed');
 rows_ok('/films?select=title,reviews(stars)&reviews.order=stars&reviews.limit=1&id=eq.1',
