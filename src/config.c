@@ -105,6 +105,7 @@ static const struct cf_key keys[] = {
 	INT("jwt-cache-max-entries",  NULL,               jwt_cache_max_entries,   "1000", 0),
 	ENUM("openapi-mode",          NULL,               openapi_mode,            "follow-privileges", openapi_modes),
 	STR("openapi-server-proxy-uri", NULL,             openapi_server_proxy_uri, NULL),
+	BOOL("openapi-security-active", NULL,             openapi_security_active, "false"),
 	LIST("server-cors-allowed-origins", NULL,         server_cors_allowed_origins, NULL),
 	STR("server-trace-header",    NULL,               server_trace_header,     NULL),
 	BOOL("server-timing-enabled", NULL,               server_timing_enabled,   "false"),
@@ -129,7 +130,6 @@ static const struct cf_key keys[] = {
 	LATER("db-root-spec",                 "root-spec"),
 	LATER("db-hoisted-tx-settings",       NULL),
 	LATER("db-timezone-enabled",          NULL),
-	LATER("openapi-security-active",      NULL),
 	LATER("client-error-verbosity",       NULL),
 	LATER("log-query",                    NULL),
 };

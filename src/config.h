@@ -66,6 +66,7 @@ struct config {
 	/* openapi / misc */
 	char *openapi_mode;        /* follow-privileges | ignore-privileges | disabled */
 	char *openapi_server_proxy_uri;
+	bool openapi_security_active;  /* securityDefinitions "JWT" in the OpenAPI document */
 	char **server_cors_allowed_origins;  /* origins echoed back with credentials; none = any origin, "*" */
 	int n_server_cors_allowed_origins;
 	bool server_timing_enabled;    /* Server-Timing header on every answer, default false */

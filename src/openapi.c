@@ -1068,6 +1068,29 @@ static void write_location(struct doc *d, const struct config *cfg, const char *
 	jw_string(w, "basePath", base_path != NULL && base_path[0] != '\0' ? base_path : "/");
 }
 
+/*
+ * openapi-security-active: PostgREST's "JWT" API key scheme in the
+ * Authorization header, required by the whole API (its
+ * makeSecurityDefinitions), so that Swagger UI offers to send a token.
+ */
+static void write_security(struct doc *d)
+{
+	jw_open(&d->w, "securityDefinitions", '{');
+	jw_open(&d->w, "JWT", '{');
+	jw_string(&d->w, "description", "Add the token prepending \"Bearer \" (without quotes) to it");
+	jw_string(&d->w, "in", "header");
+	jw_string(&d->w, "name", "Authorization");
+	jw_string(&d->w, "type", "apiKey");
+	jw_close(&d->w, '}');
+	jw_close(&d->w, '}');
+	jw_open(&d->w, "security", '[');
+	jw_open(&d->w, NULL, '{');
+	jw_open(&d->w, "JWT", '[');
+	jw_close(&d->w, ']');
+	jw_close(&d->w, '}');
+	jw_close(&d->w, ']');
+}
+
 char *openapi_document(const struct schema_cache *sc, const struct config *cfg,
 		       const char *schema, const char *base_path,
 		       const struct openapi_privileges *priv, struct arena *a)
@@ -1095,6 +1118,8 @@ char *openapi_document(const struct schema_cache *sc, const struct config *cfg,
 	write_paths(&d);
 	write_definitions(&d);
 	write_parameters(&d);
+	if (cfg->openapi_security_active)
+		write_security(&d);
 	jw_open(&d.w, "externalDocs", '{');
 	jw_string(&d.w, "description", "PostgREST Documentation");
 	jw_string(&d.w, "url", DOCS_URL);

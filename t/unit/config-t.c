@@ -327,10 +327,9 @@ static void test_ignored_keys(void)
 		    "server-otel-enabled = true\n"
 		    "db-root-spec = \"root\"\n"
 		    "db-hoisted-tx-settings = \"statement_timeout\"\n"
-		    "openapi-security-active = true\n"
 		    "log-query = \"main-query\"\n", no_env), 0,
 	       "ignored keys: accepted");
-	is_int(count_lines(warn), 15, "ignored keys: one warning each");
+	is_int(count_lines(warn), 14, "ignored keys: one warning each");
 	ok(strstr(warn, at_path(":11: server-otel-enabled: not supported yet, ignored\n")) != NULL,
 	   "ignored keys: unimplemented features say so");
 	ok(strstr(warn, at_path(":5: db-pool: ignored: pg_rest runs behind the web server\n")) != NULL,

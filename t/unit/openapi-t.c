@@ -597,6 +597,28 @@ static void test_empty(void)
 	sc = saved;
 }
 
+static void test_security(void)
+{
+	json_object *d = doc_for("api", "", NULL, NULL);
+
+	ok(jget(d, "securityDefinitions", NULL) == NULL, "security off: no securityDefinitions");
+	ok(jget(d, "security", NULL) == NULL, "security off: no security");
+	json_object_put(d);
+
+	cfg.openapi_security_active = true;
+	d = doc_for("api", "", NULL, NULL);
+	is_str(json_object_to_json_string_ext(jget(d, "securityDefinitions", NULL), JSON_C_TO_STRING_PLAIN),
+	       "{\"JWT\":{\"description\":\"Add the token prepending \\\"Bearer \\\" (without quotes) to it\","
+	       "\"in\":\"header\",\"name\":\"Authorization\",\"type\":\"apiKey\"}}",
+	       "openapi-security-active: the JWT API key scheme");
+	is_str(json_object_to_json_string_ext(jget(d, "security", NULL), JSON_C_TO_STRING_PLAIN),
+	       "[{\"JWT\":[]}]", "openapi-security-active: required everywhere");
+	is_str(keys(d), "swagger,info,basePath,consumes,produces,paths,definitions,parameters,"
+	       "securityDefinitions,security,externalDocs", "openapi-security-active: swagger2's order");
+	json_object_put(d);
+	cfg.openapi_security_active = false;
+}
+
 int main(void)
 {
 	char err[256];
@@ -616,6 +638,7 @@ int main(void)
 	test_privileges_result();
 	test_proxy();
 	test_empty();
+	test_security();
 
 	schema_free(sc);
 	arena_destroy(&A);
