@@ -90,6 +90,7 @@ static const struct cf_key keys[] = {
 	BOOL("db-aggregates-enabled",  NULL,              db_aggregates_enabled,   "false"),
 	BOOL("db-config",              NULL,              db_config,               "true"),
 	STR("db-pre-config",          NULL,               db_pre_config,           NULL),
+	STR("db-root-spec",           "root-spec",        db_root_spec,            NULL),
 	STR("db-channel",             NULL,               db_channel,              "pgrst"),
 	BOOL("db-channel-enabled",    NULL,               db_channel_enabled,      "true"),
 	ENUM("db-tx-end",             NULL,               db_tx_end,               "commit", tx_ends),
@@ -127,7 +128,6 @@ static const struct cf_key keys[] = {
 
 	/* PostgREST features pg_rest does not have yet */
 	LATER("server-otel-enabled",          NULL),
-	LATER("db-root-spec",                 "root-spec"),
 	LATER("db-hoisted-tx-settings",       NULL),
 	LATER("db-timezone-enabled",          NULL),
 	LATER("client-error-verbosity",       NULL),

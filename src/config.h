@@ -45,6 +45,7 @@ struct config {
 	char *db_pre_config;       /* "schema.fn" run before reading them, NULL = none */
 	char *db_pre_config_schema;    /* split form; schema NULL if unqualified */
 	char *db_pre_config_name;
+	char *db_root_spec;        /* a function answering GET / instead of OpenAPI, NULL = none */
 	char *db_channel;          /* LISTEN channel, default "pgrst" */
 	bool db_channel_enabled;   /* default true */
 	char *db_tx_end;           /* commit | commit-allow-override | rollback | rollback-allow-override */

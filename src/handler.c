@@ -357,6 +357,9 @@ static int route_root(struct ctx *c)
 				     arena_printf(c->a, "Unsupported HTTP method: %s", m), NULL, NULL);
 	if (ctx_choose_schema(c, true) < 0 || authenticate(c) < 0)
 		return -1;
+	/* db-root-spec: the function answers, as GET /rpc/<it> would */
+	if (c->cfg->db_root_spec != NULL)
+		return handle_rpc(c, c->cfg->db_root_spec, strcmp(m, "HEAD") == 0);
 	return handle_root(c);
 }
 

@@ -236,6 +236,24 @@ ok(ref $r->{json} eq 'HASH' && (!%{ $r->{json} } || ($r->{json}{code} // '') eq 
 $r = $t->get('/items?select=id');
 is($r->{status}, 200, 'disabled: the API still works');
 
+# ===========================================================================
+# db-root-spec (alias root-spec): a function answers GET / as an RPC would
+
+$t->psql(<<'SQL');
+create function api.root_spec() returns json language sql stable
+  as $$ select json_build_object('swagger', '2.0', 'info', json_build_object('title', 'custom')) $$;
+grant execute on function api.root_spec() to anon;
+SQL
+$t->start_workers(config => { %base, 'db-root-spec' => 'root_spec' }, workers => 1);
+$r = $t->get('/');
+is($r->{status}, 200, 'db-root-spec: 200');
+is_deeply($r->{json}, { swagger => '2.0', info => { title => 'custom' } }, 'db-root-spec: the function\'s JSON');
+is($t->request('HEAD', '/')->{status}, 200, 'db-root-spec: HEAD');
+$r = $t->get('/items?select=id&id=eq.1');
+is($r->{status}, 200, 'db-root-spec: the API still works');
+$t->start_workers(config => { %base, 'root-spec' => 'no_such_fn' }, workers => 1);
+$t->error_ok('/', 404, 'PGRST202', 'root-spec naming no function');
+
 # a --enable-sanitizers build writes its reports into the harness's directory
 $t->stop_workers;
 is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');

@@ -325,11 +325,10 @@ static void test_ignored_keys(void)
 		    "db-pool-automatic-recovery = true\n"
 		    "admin-server-port = 3001\n"
 		    "server-otel-enabled = true\n"
-		    "db-root-spec = \"root\"\n"
 		    "db-hoisted-tx-settings = \"statement_timeout\"\n"
 		    "log-query = \"main-query\"\n", no_env), 0,
 	       "ignored keys: accepted");
-	is_int(count_lines(warn), 14, "ignored keys: one warning each");
+	is_int(count_lines(warn), 13, "ignored keys: one warning each");
 	ok(strstr(warn, at_path(":11: server-otel-enabled: not supported yet, ignored\n")) != NULL,
 	   "ignored keys: unimplemented features say so");
 	ok(strstr(warn, at_path(":5: db-pool: ignored: pg_rest runs behind the web server\n")) != NULL,
@@ -664,7 +663,7 @@ static void test_print(void)
 	ok(has_line(out, "db-tx-end = \"commit\""), "print: choice quoted");
 	ok(has_line(out, "# server-port: accepted and ignored (pg_rest runs behind the web server)"),
 	   "print: a server key as a comment");
-	ok(has_line(out, "# db-root-spec: accepted and ignored (not supported yet)"),
+	ok(has_line(out, "# db-hoisted-tx-settings: accepted and ignored (not supported yet)"),
 	   "print: an unsupported key as a comment");
 
 	/* each key of --list-keys: one value line, or one comment line if ignored */
@@ -778,8 +777,8 @@ static void test_db_settings(void)
 	struct config cfg;
 	char *env[] = { "PGRST_DB_MAX_ROWS=7", NULL };
 	const char *names[] = { "pgrst.db_schemas", "pgrst.db_max_rows", "pgrst.jwt_aud",
-				"pgrst.db_root_spec" };
-	const char *values[] = { "api2, api3", "9", "me", "root" };
+				"pgrst.db_hoisted_tx_settings" };
+	const char *values[] = { "api2, api3", "9", "me", "statement_timeout" };
 	const char *bad[] = { "api", "lots" };
 	int rc;
 
@@ -793,7 +792,7 @@ static void test_db_settings(void)
 	ok(cfg.db_config, "db-config defaults to true");
 	is_str(cfg.db_pre_config_schema, "conf", "db-pre-config: schema");
 	is_str(cfg.db_pre_config_name, "Pre", "db-pre-config: name unquoted");
-	ok(strstr(warn, "in-database setting pgrst.db_root_spec: not supported yet, ignored") != NULL,
+	ok(strstr(warn, "in-database setting pgrst.db_hoisted_tx_settings: not supported yet, ignored") != NULL,
 	   "db settings: a key pg_rest lacks is warned about: %s", warn);
 	config_free(&cfg);
 
