@@ -91,6 +91,8 @@ static const struct cf_key keys[] = {
 	BOOL("db-config",              NULL,              db_config,               "true"),
 	STR("db-pre-config",          NULL,               db_pre_config,           NULL),
 	STR("db-root-spec",           "root-spec",        db_root_spec,            NULL),
+	LIST("db-hoisted-tx-settings", NULL,              db_hoisted_tx_settings,
+	     "statement_timeout, plan_filter.statement_cost_limit, default_transaction_isolation"),
 	STR("db-channel",             NULL,               db_channel,              "pgrst"),
 	BOOL("db-channel-enabled",    NULL,               db_channel_enabled,      "true"),
 	ENUM("db-tx-end",             NULL,               db_tx_end,               "commit", tx_ends),
@@ -128,7 +130,6 @@ static const struct cf_key keys[] = {
 
 	/* PostgREST features pg_rest does not have yet */
 	LATER("server-otel-enabled",          NULL),
-	LATER("db-hoisted-tx-settings",       NULL),
 	LATER("db-timezone-enabled",          NULL),
 	LATER("client-error-verbosity",       NULL),
 	LATER("log-query",                    NULL),

@@ -46,6 +46,8 @@ struct config {
 	char *db_pre_config_schema;    /* split form; schema NULL if unqualified */
 	char *db_pre_config_name;
 	char *db_root_spec;        /* a function answering GET / instead of OpenAPI, NULL = none */
+	char **db_hoisted_tx_settings; /* a function's SET clauses applied to the whole transaction */
+	int n_db_hoisted_tx_settings;
 	char *db_channel;          /* LISTEN channel, default "pgrst" */
 	bool db_channel_enabled;   /* default true */
 	char *db_tx_end;           /* commit | commit-allow-override | rollback | rollback-allow-override */

@@ -31,6 +31,9 @@ struct ctx {
 	const char *schema;         /* the schema the request runs in */
 	bool profile_header;        /* answer with Content-Profile */
 	struct server_timing timing;    /* used when server-timing-enabled */
+	/* db-hoisted-tx-settings of the function called: array literals, or NULL */
+	const char *hoisted_names;
+	const char *hoisted_values;
 };
 
 /* log the error and answer with it; always returns -1 */
@@ -39,7 +42,10 @@ int ctx_fail_with(struct ctx *c, int status, const char *code, const char *messa
 		  const char *details, const char *hint);
 /* Accept-Profile (reading) / Content-Profile (writing) picks the schema */
 int ctx_choose_schema(struct ctx *c, bool reading);
-/* the statements before the main one (settings, db-pre-request); returns how many */
+/*
+ * the statements before the main one (settings, a function's hoisted
+ * settings, db-pre-request); returns how many (at most 3)
+ */
 int ctx_preamble(struct ctx *c, struct db_stmt *stmts);
 /* response.headers / response.status set by SQL */
 int ctx_apply_response_gucs(struct ctx *c, const char *headers, const char *status);

@@ -193,6 +193,16 @@ int ctx_preamble(struct ctx *c, struct db_stmt *stmts)
 	}
 	stmts[n].values = v;
 	n++;
+	if (c->hoisted_names != NULL) {
+		const char **hv = arena_alloc(c->a, sizeof(*hv) * 2);
+
+		hv[0] = c->hoisted_names;
+		hv[1] = c->hoisted_values;
+		stmts[n].sql = SQL_HOISTED_SETTINGS;
+		stmts[n].nparams = 2;
+		stmts[n].values = hv;
+		n++;
+	}
 	if (c->cfg->db_pre_request_name != NULL) {
 		stmts[n].sql = sqlbuild_pre_request(c->a, c->cfg->db_pre_request_schema,
 						    c->cfg->db_pre_request_name);

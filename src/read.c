@@ -216,8 +216,8 @@ int read_run(struct ctx *c, struct read_request *r, struct read_spec *spec, bool
 	     const char *location)
 {
 	struct sql s, plan;
-	struct db_stmt stmts[4];
-	PGresult *res[4];
+	struct db_stmt stmts[5];
+	PGresult *res[5];
 	int n = ctx_preamble(c, stmts), plan_index = -1;
 
 	spec->media = r->explain ? MEDIA_JSON : r->media;

@@ -16,8 +16,8 @@
 int handle_root(struct ctx *c)
 {
 	struct openapi_privileges priv;
-	struct db_stmt stmts[3];
-	PGresult *res[3];
+	struct db_stmt stmts[4];
+	PGresult *res[4];
 	const char *accept = request_header(&c->req, "accept");
 	int n;
 

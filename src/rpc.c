@@ -446,6 +446,44 @@ const char *rpc_token_body(struct ctx *c, const char *claims)
 	return b.data;
 }
 
+/*
+ * db-hoisted-tx-settings: the function's SET clauses for the settings in
+ * that list apply to the whole transaction (ctx_preamble sets them), as in
+ * PostgREST: a function's own SET statement_timeout would come too late to
+ * bound the statement calling it.
+ */
+static void hoist_settings(struct ctx *c, const struct sc_function *f)
+{
+	const char **names, **values;
+	int n = 0;
+
+	if (f->n_settings == 0 || c->cfg->n_db_hoisted_tx_settings == 0)
+		return;
+	names = arena_alloc(c->a, sizeof(*names) * (size_t)f->n_settings);
+	values = arena_alloc(c->a, sizeof(*values) * (size_t)f->n_settings);
+	for (int i = 0; i < f->n_settings; i++) {
+		const char *eq = strchr(f->settings[i], '=');
+
+		if (eq == NULL)
+			continue;
+		for (int k = 0; k < c->cfg->n_db_hoisted_tx_settings; k++) {
+			const char *h = c->cfg->db_hoisted_tx_settings[k];
+
+			if (strlen(h) == (size_t)(eq - f->settings[i]) &&
+			    strncasecmp(h, f->settings[i], (size_t)(eq - f->settings[i])) == 0) {
+				names[n] = h;
+				values[n] = eq + 1;
+				n++;
+				break;
+			}
+		}
+	}
+	if (n == 0)
+		return;
+	c->hoisted_names = sql_array_literal(c->a, names, n);
+	c->hoisted_values = sql_array_literal(c->a, values, n);
+}
+
 int handle_rpc(struct ctx *c, const char *name, bool head)
 {
 	bool post = strcmp(c->req.method, "POST") == 0;
@@ -465,6 +503,7 @@ int handle_rpc(struct ctx *c, const char *name, bool head)
 		return -1;
 	if (call.whole_body && call.raw_type == NULL)
 		call.args_json = c->req.body_len ? arena_strndup(c->a, c->req.body, c->req.body_len) : "{}";
+	hoist_settings(c, call.f);
 
 	const struct sc_function *f = call.f;
 	bool scalar = !f->returns_composite;

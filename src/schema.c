@@ -408,7 +408,7 @@ static const char schema_query[] =
 	"------------------------------------------------------------------------\n"
 	"procs AS (\n"
 	"  SELECT p.oid, n.nspname, p.proname, p.pronargs, p.pronargdefaults, p.prorettype,\n"
-	"    p.proretset, p.prorows, p.provolatile, p.proargmodes, p.proargnames,\n"
+	"    p.proretset, p.prorows, p.provolatile, p.proargmodes, p.proargnames, p.proconfig,\n"
 	"    COALESCE(p.proallargtypes, p.proargtypes::pg_catalog.oid[]) AS argtypes,\n"
 	"    -- the one input argument, when there is only one (computed fields)\n"
 	"    CASE WHEN p.pronargs = 1 AND p.proallargtypes IS NULL THEN p.proargtypes[0] END AS only_arg\n"
@@ -460,6 +460,8 @@ static const char schema_query[] =
 	"      -- f(a_table_row): a computed field of that table or view\n"
 	"      'row_schema', an.nspname,\n"
 	"      'row_name', ac.relname,\n"
+	"      -- its SET clauses, \"name=value\" (db-hoisted-tx-settings)\n"
+	"      'settings', COALESCE(p.proconfig, '{}'),\n"
 	"      'description', ds.description)\n"
 	"    ORDER BY p.nspname, p.proname, p.pronargs, p.oid) AS j\n"
 	"  FROM procs p\n"
@@ -557,6 +559,7 @@ static void free_function(struct sc_function *f)
 	free(f->row_schema);
 	free(f->row_name);
 	free(f->description);
+	free_strings(f->settings, f->n_settings);
 }
 
 void schema_free(struct schema_cache *sc)
@@ -1098,6 +1101,8 @@ static bool read_function(struct reader *rd, struct json_object *o, const char *
 	f->row_schema = get_optional_string(rd, o, where, "row_schema");
 	f->row_name = get_optional_string(rd, o, where, "row_name");
 	f->description = get_string(rd, o, where, "description", true);
+	if (json_object_object_get_ex(o, "settings", NULL))
+		f->settings = get_strings(rd, o, where, "settings", false, &f->n_settings);
 	args = get_objects(rd, o, where, "args", &f->n_args);
 	if (args == NULL)
 		return false;

@@ -90,6 +90,8 @@ struct sc_function {
 	char *row_schema;           /* the only argument is this relation's row: */
 	char *row_name;             /* a computed field of it; else NULL */
 	char *description;
+	char **settings;            /* SET clauses, "name=value" */
+	int n_settings;
 };
 
 struct schema_cache {

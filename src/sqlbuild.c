@@ -67,6 +67,11 @@ const char SQL_TX_SETTINGS[] = TX_SETTINGS_HEAD ","
 
 const char SQL_TX_SETTINGS_NO_APP[] = TX_SETTINGS_HEAD;
 
+/* db-hoisted-tx-settings: a function's SET clauses for the whole transaction */
+const char SQL_HOISTED_SETTINGS[] =
+	"SELECT pg_catalog.count(pg_catalog.set_config(s.k, s.v, true))"
+	"  FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS s(k, v)";
+
 void sql_init(struct sql *s, struct arena *a)
 {
 	sbuf_init(&s->text, a, 512);

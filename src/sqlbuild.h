@@ -128,6 +128,7 @@ extern const char SQL_TX_SETTINGS[];
 /* The same without the app.settings.* part ($9, $10): no such keys configured. */
 extern const char SQL_TX_SETTINGS_NO_APP[];
 #define SQL_TX_SETTINGS_NO_APP_NPARAMS 8
+extern const char SQL_HOISTED_SETTINGS[];
 
 /* SELECT "schema"."fn"() for db-pre-request. */
 char *sqlbuild_pre_request(struct arena *a, const char *schema, const char *name);

@@ -270,8 +270,8 @@ int handle_write(struct ctx *c, const char *relation)
 	const char *m = c->req.method;
 	bool put = strcmp(m, "PUT") == 0;
 	struct write *w = arena_zalloc(c->a, sizeof(*w));
-	struct db_stmt stmts[3];
-	PGresult *res[3];
+	struct db_stmt stmts[4];
+	PGresult *res[4];
 	struct sql s;
 
 	w->relation = relation;
