@@ -133,8 +133,8 @@ sub upstream_conf {
 	# one idle connection per server and nginx worker (the file's rule)
 	$text =~ s{^(\s*keepalive) 2;}{$1 3;}m or die "no keepalive 2 line\n";
 	if ($o{read_timeout}) {
-		$text =~ s{fastcgi_read_timeout \d+s;}{fastcgi_read_timeout $o{read_timeout};}g == 2
-			or die "expected two fastcgi_read_timeout lines\n";
+		$text =~ s{fastcgi_read_timeout \d+s;}{fastcgi_read_timeout $o{read_timeout};}g == 1
+			or die "expected one fastcgi_read_timeout line\n";
 	}
 	if (defined $o{max_fails}) {
 		$text =~ s{max_fails=\d+}{max_fails=$o{max_fails}}g == 3 or die "expected three max_fails\n";
