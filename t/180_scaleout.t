@@ -171,26 +171,33 @@ sub served_by {
 	return ($r, ref $r->{json} eq 'HASH' ? $r->{json} : {});
 }
 
+# n sequential GET /rpc/served_by: (statuses, answers, nginx's hosts)
+sub sample {
+	my ($n, %h) = @_;
+	my $mark = log_mark();
+	my (@st, @j);
+	for (1 .. $n) {
+		my $r = $t->get('/api/rpc/served_by', headers => \%h);
+		push @st, $r->{status};
+		push @j, ref $r->{json} eq 'HASH' ? $r->{json} : {};
+	}
+	my @ups = map { (split /:/, $_->{ups}[-1] // '')[0] } grep { $_->{uri} =~ /served_by/ } log_lines($mark);
+	return (\@st, \@j, \@ups);
+}
+
 # ---------------------------------------------------------------------------
 # 1. spread over the hosts, each answer from the host nginx chose
 
 {
-	my $mark = log_mark();
-	my (@addrs, @st);
-	for (1 .. 24) {
-		my ($r, $j) = served_by();
-		push @st, $r->{status};
-		push @addrs, $j->{addr} // 'none';
-	}
-	is_deeply(\@st, [ (200) x 24 ], 'spread: 24 GET /rpc/served_by answered 200');
+	my ($st, $j, $ups) = sample(24);
+	is_deeply($st, [ (200) x 24 ], 'spread: 24 GET /rpc/served_by answered 200');
+	my @addrs = map { $_->{addr} // 'none' } @$j;
 	my %seen = map { $_ => 1 } @addrs;
 	is_deeply([ sort keys %seen ], [ sort map { $net->addr($_) } @H ],
 		  'spread: the answers came from all three hosts (inet_client_addr of the workers)')
 		or diag("@addrs");
-	my @l = grep { $_->{uri} =~ m{/rpc/served_by} } log_lines($mark);
-	is(scalar @l, 24, 'spread: 24 lines in the access log');
-	my @logged = map { (split /:/, $_->{ups}[-1])[0] } @l;
-	is_deeply(\@logged, \@addrs, 'spread: each answer names the host nginx logged for it');
+	is(scalar @$ups, 24, 'spread: 24 lines in the access log');
+	is_deeply($ups, \@addrs, 'spread: each answer names the host nginx logged for it');
 
 	# kept connections: open between requests, in each host's namespace,
 	# and reused: 12 more requests over the same connections (same peer ports)
@@ -508,20 +515,6 @@ sub restart_hosts {
 	}
 	ok($ok, "$name: workers restarted on all hosts");
 	return $ok;
-}
-
-# n sequential GET /rpc/served_by: (statuses, answers, nginx's hosts)
-sub sample {
-	my ($n, %h) = @_;
-	my $mark = log_mark();
-	my (@st, @j);
-	for (1 .. $n) {
-		my $r = $t->get('/api/rpc/served_by', headers => \%h);
-		push @st, $r->{status};
-		push @j, ref $r->{json} eq 'HASH' ? $r->{json} : {};
-	}
-	my @ups = map { (split /:/, $_->{ups}[-1] // '')[0] } grep { $_->{uri} =~ /served_by/ } log_lines($mark);
-	return (\@st, \@j, \@ups);
 }
 
 sub pgbouncer_part {
