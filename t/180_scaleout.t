@@ -24,6 +24,8 @@
 #     a second host; POST, PATCH, PUT and DELETE are never sent twice (one
 #     upstream address in the log), and the 504 they get does not mean
 #     "not written"
+#     and with a host's port closed, a POST is moved (refused connect),
+#     a DELETE is not: it gets 502 once, then the host is left out
 #  4. a host cut off (its link down, no FIN): GETs still succeed when
 #     fastcgi_read_timeout is below fastcgi_next_upstream_timeout; above
 #     it (as shipped) the one sent on a kept connection to it gets 504
@@ -458,6 +460,40 @@ sub finish_clients {
 	sleep 2;
 	is($t->psql('select id, note from api.slow order by id'), "1|posted\n2|put\n10|patched\n",
 	   'retry rules: the POST, PATCH and PUT answered 504 were committed, each once; the DELETE too');
+}
+
+# ---------------------------------------------------------------------------
+# 3b. a refused connect (the host's workers are gone, its port closed),
+# shipped settings, a fresh nginx each time (nothing marked failed yet; the
+# first request goes to the first server): a POST is moved to another host,
+# a DELETE is not (@pg_rest_write never retries) and gets 502 once, after
+# which the host is left out
+
+{
+	my $dead = 1;
+	$net->kill_workers($dead);
+	my %want = (POST => [ 201, 201, 201 ], DELETE => [ 204, 204, 502 ]);
+	for my $method (qw(POST DELETE)) {
+		ok(eval { start_ngx(); 1 }, "refused connect, $method: a fresh nginx") or diag($@);
+		my $mark = log_mark();
+		my @st;
+		for my $i (1 .. 3) {
+			my $r = $method eq 'POST'
+				? $t->request('POST', '/api/writes', headers => { 'Content-Type' => 'application/json' },
+					      body => qq({"client":31,"seq":$i}))
+				: $t->request('DELETE', '/api/writes?client=eq.999');
+			push @st, $r->{status};
+		}
+		is_deeply([ sort @st ], $want{$method}, "refused connect: 3 ${method}s answered @{ $want{$method} }")
+			or diag(PgRestTest::_tail(PgRestTest::_slurp($LOG), 6));
+		my @tried = map { join ', ', @{ $_->{ups} } } grep { $_->{method} eq $method } log_lines($mark);
+		my @moved = grep { /^\Q$backend{$dead}\E, / } @tried;
+		is(scalar @moved, $method eq 'POST' ? 1 : 0,
+		   "refused connect: $method " . ($method eq 'POST' ? 'moved to another host once' : 'never moved'))
+			or diag(explain \@tried);
+	}
+	ok(eval { $net->start_workers($dead, config => { %CFG, 'db-uri' => $DB_URI }, workers => $WORKERS); 1 },
+	   "refused connect: host $dead restarted") or diag($@);
 }
 
 # ---------------------------------------------------------------------------
