@@ -23,9 +23,9 @@
 #     and max_fails 0 for this part only): a GET that timed out is tried on
 #     a second host; POST, PATCH, PUT and DELETE are never sent twice (one
 #     upstream address in the log), and the 504 they get does not mean
-#     "not written"
-#     and with a host's port closed, a POST is moved (refused connect),
-#     a DELETE is not: it gets 502 once, then the host is left out
+#     "not written"; and (shipped settings) with a host's port closed, a
+#     POST is moved (a refused connect sent nothing), a DELETE is not: it
+#     gets 502 once, then the host is left out
 #  4. a host cut off (its link down, no FIN): GETs still succeed when
 #     fastcgi_read_timeout is below fastcgi_next_upstream_timeout; above
 #     it (as shipped) the one sent on a kept connection to it gets 504
