@@ -237,11 +237,25 @@ struct level {
 	int n_out;                  /* output columns so far */
 	struct sbuf group;          /* "1, 3", without "GROUP BY" */
 
+	/*
+	 * A spread with aggregates, ...rel(col.sum(), name): PostgREST
+	 * aggregates its columns at the parent's level.  The child then sends
+	 * the aggregates' inputs as "pgrst_agg_<n>" and its other columns as
+	 * they are; outs says which is which, for the parent.
+	 */
+	bool spread_raw;
+	struct spread_out {
+		const char *label;              /* the output's name at the parent */
+		const struct select_item *agg;  /* the aggregate, or NULL */
+	} *outs;
+	int n_outs;
+
 	/* the embeds of this level, for null filters and related orders */
 	struct embed_ref {
 		const char *label;      /* alias or relation name */
 		const char *name;       /* relation name as written */
 		const char *lat;        /* lateral alias */
+		int rel;                /* the embedded relation, for its columns */
 		bool to_one;
 		bool spread;
 		bool counted;           /* its join removes rows: also in the count */
@@ -595,7 +609,9 @@ static int put_level_order(struct level *lv)
 			if (e->spread) {
 				struct level tmp = *lv;
 
+				/* the spread's columns are the lateral's, checked against its relation */
 				tmp.qual = e->lat;
+				tmp.rel = e->rel;
 				put_field(&tmp, &lv->order, &t->field);
 			} else {
 				sbuf_printf(&lv->order, "%s.\"body\"->", e->lat);
@@ -616,6 +632,8 @@ static int put_level_order(struct level *lv)
 
 static int build_level(struct level *lv, const struct select_item *items, int n_items);
 static void add_outputs(struct level *lv, int n, bool grouped);
+static bool direct_aggregates(const struct select_item *it);
+static void put_spread_aggregates(struct level *lv, const struct level *child, const char *lat);
 
 /* The join conditions between an embedded level and its parent. */
 static void put_join_condition(struct level *child, const struct level *parent,
@@ -793,6 +811,37 @@ static const char *computed_call(const struct level *parent, const struct sc_fun
 }
 
 /*
+ * The columns of a spread with aggregates, at the parent: its plain
+ * columns (grouped by) and the aggregates of the inputs it sent.
+ */
+static void put_spread_aggregates(struct level *lv, const struct level *child, const char *lat)
+{
+	struct sbuf *sel = &lv->select;
+
+	for (int i = 0; i < child->n_outs; i++) {
+		const struct spread_out *o = &child->outs[i];
+
+		if (i > 0)
+			sbuf_puts(sel, ", ");
+		if (o->agg == NULL) {
+			sbuf_printf(sel, "%s.", lat);
+			sql_ident(sel, o->label);
+			add_outputs(lv, 1, true);
+			continue;
+		}
+		if (o->agg->agg_cast != NULL)
+			sbuf_puts(sel, "CAST(");
+		sbuf_printf(sel, "pg_catalog.%s(%s.\"pgrst_agg_%d\")", aggregate_name(o->agg->agg),
+			    lat, i + 1);
+		if (o->agg->agg_cast != NULL)
+			sbuf_printf(sel, " AS %s)", o->agg->agg_cast);
+		sbuf_puts(sel, " AS ");
+		sql_ident(sel, o->label);
+		add_outputs(lv, 1, false);
+	}
+}
+
+/*
  * An embedded resource: resolve the relationship, build the child level
  * and record a lateral join for the parent.  The lateral yields "body": a
  * jsonb object (to-one; no row when nothing matches) or a jsonb array
@@ -824,6 +873,7 @@ static int build_embed(struct level *lv, const struct select_item *it)
 		   lv->path[0] ? arena_printf(b->a, "%s.%s", lv->path, it->field.name) : it->field.name,
 		   lv->label_path[0] ? arena_printf(b->a, "%s.%s", lv->label_path, label) : label);
 	child.count_only = lv->count_only;
+	child.spread_raw = it->kind == SEL_SPREAD && direct_aggregates(it);
 	if (r.computed != NULL)
 		child.from = computed_call(lv, r.computed);
 	if (build_level(&child, it->children, it->n_children) < 0)
@@ -836,6 +886,7 @@ static int build_embed(struct level *lv, const struct select_item *it)
 	e->label = label;
 	e->name = it->field.name;
 	e->lat = arena_printf(b->a, "\"%s_%s_%d\"", lv->name, label, n);
+	e->rel = r.target;
 	e->to_one = rel_is_to_one(&r);
 	e->spread = it->kind == SEL_SPREAD;
 	e->counted = embed_counted(lv, it);
@@ -855,18 +906,22 @@ static int build_embed(struct level *lv, const struct select_item *it)
 		return 0;
 	if (lv->select.len > 0)
 		sbuf_puts(&lv->select, ", ");
-	if (e->spread) {
-		/*
-		 * PostgREST applies a spread's aggregates at this level, over the
-		 * spread columns: not done yet (the child would aggregate alone).
-		 */
-		if (child.has_agg) {
+	if (lv->spread_raw) {
+		/* the parent names this level's columns: an embed is one, a spread is not known */
+		if (e->spread) {
 			http_error_set(b->err, 400, "PGRST100",
-				       arena_printf(b->a, "aggregate functions inside the spread '...%s' are not supported yet",
-						    it->field.name),
-				       NULL, "Aggregate the columns in the top-level select instead.");
+				       "a spread inside a spread with aggregate functions is not supported",
+				       NULL, NULL);
 			return -1;
 		}
+		lv->outs[lv->n_outs].label = label;
+		lv->outs[lv->n_outs++].agg = NULL;
+	}
+	if (e->spread && child.spread_raw) {
+		put_spread_aggregates(lv, &child, e->lat);
+		return 0;
+	}
+	if (e->spread) {
 		sbuf_printf(&lv->select, "%s.*", e->lat);
 		add_outputs(lv, child.n_out, true);
 		return 0;
@@ -894,9 +949,35 @@ static void add_outputs(struct level *lv, int n, bool grouped)
 }
 
 /* agg([CAST(]field[ AS t)])[::t] AS label; count() is count(*) */
+/* a spread's aggregate: its input alone, for the parent to aggregate */
+static void put_aggregate_input(struct level *lv, const struct select_item *it)
+{
+	struct sbuf *sel = &lv->select;
+	struct spread_out *o = &lv->outs[lv->n_outs++];
+
+	if (it->kind == SEL_COUNT) {
+		sbuf_puts(sel, "TRUE");
+	} else if (it->cast != NULL) {
+		sbuf_puts(sel, "CAST(");
+		put_field(lv, sel, &it->field);
+		sbuf_printf(sel, " AS %s)", it->cast);
+	} else {
+		put_field(lv, sel, &it->field);
+	}
+	sbuf_printf(sel, " AS \"pgrst_agg_%d\"", lv->n_outs);
+	o->label = it->alias ? it->alias : aggregate_name(it->agg);
+	o->agg = it;
+	add_outputs(lv, 1, false);
+}
+
 static void put_aggregate(struct level *lv, const struct select_item *it)
 {
 	struct sbuf *sel = &lv->select;
+
+	if (lv->spread_raw) {
+		put_aggregate_input(lv, it);
+		return;
+	}
 
 	if (it->agg_cast != NULL)
 		sbuf_puts(sel, "CAST(");
@@ -928,6 +1009,17 @@ static void put_select_field(struct level *lv, const struct select_item *it)
 	if (it->agg != AGG_NONE) {
 		put_aggregate(lv, it);
 		return;
+	}
+	if (lv->spread_raw) {
+		if (it->kind == SEL_STAR) {
+			http_error_set(lv->b->err, 400, "PGRST100",
+				       "'*' cannot be selected in a spread with aggregate functions",
+				       NULL, "Name the spread's columns.");
+			lv->b->failed = true;
+			return;
+		}
+		lv->outs[lv->n_outs].label = it->alias ? it->alias : field_label(&it->field);
+		lv->outs[lv->n_outs++].agg = NULL;
 	}
 	if (it->kind == SEL_STAR && lv->expand_star && r != NULL) {
 		for (int i = 0; i < r->n_columns; i++) {
@@ -963,6 +1055,15 @@ static void put_select_field(struct level *lv, const struct select_item *it)
 	}
 }
 
+/* does a spread select aggregates of its own (not in nested embeds)? */
+static bool direct_aggregates(const struct select_item *it)
+{
+	for (int i = 0; i < it->n_children; i++)
+		if (it->children[i].agg != AGG_NONE)
+			return true;
+	return false;
+}
+
 /*
  * Fill a level: select list, embeds (recursively), filters and order.
  * items NULL means select=* (the default).
@@ -976,9 +1077,14 @@ static int build_level(struct level *lv, const struct select_item *items, int n_
 		n_items = 1;
 	}
 	lv->embeds = arena_zalloc(lv->b->a, sizeof(*lv->embeds) * (size_t)(n_items + 1));
-	for (int i = 0; i < n_items; i++)
-		if (items[i].agg != AGG_NONE)
+	for (int i = 0; i < n_items; i++) {
+		/* a spread's aggregates are this level's (see spread_raw) */
+		if ((items[i].agg != AGG_NONE && !lv->spread_raw) ||
+		    (items[i].kind == SEL_SPREAD && direct_aggregates(&items[i])))
 			lv->has_agg = true;
+	}
+	if (lv->spread_raw)
+		lv->outs = arena_zalloc(lv->b->a, sizeof(*lv->outs) * (size_t)n_items);
 	for (int i = 0; i < n_items; i++) {
 		const struct select_item *it = &items[i];
 

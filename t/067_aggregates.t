@@ -2,7 +2,8 @@
 # avg(), max(), min(), count() and count() without a column, the implied
 # GROUP BY over every other selected column (fields, JSON paths, embeds),
 # aliases, casts of the input and of the result, aggregates inside
-# embedded resources and on RPC results; 400 PGRST123 while disabled.
+# embedded resources, over spread columns (at the parent's level) and on
+# RPC results; 400 PGRST123 while disabled.
 # The cases follow PostgREST's AggregateFunctionsSpec.
 use strict;
 use warnings;
@@ -32,6 +33,13 @@ insert into api.project_invoices values
   (1, 100, 1, '{"key": 1}'), (2, 200, 1, '{"key": 2}'), (3, 500, 2, '{"key": 3}'),
   (4, 700, 2, '{"key": 4}'), (5, 1200, 3, '{"key": 5}'), (6, 2000, 3, '{"key": 6}'),
   (7, 100, 4, '{"key": 1}'), (8, 4000, 4, '{"key": 2}');
+create table api.budget_categories (id int primary key, budget_owner text, budget_amount numeric);
+create table api.budget_expenses (id int primary key, expense_amount numeric,
+                                  budget_category_id int references api.budget_categories);
+insert into api.budget_categories values (1, 'Brian Smith', 1000.21), (2, 'Brian Smith', 1000.21),
+  (3, 'Jane Clarkson', 7000.41), (4, 'Sally Hughes', 500.23);
+insert into api.budget_expenses values (1, 100.20, 1), (2, 500.32, 2), (3, 100.22, 3),
+  (4, 900.27, 4);
 create function api.all_projects() returns setof api.projects language sql stable
   as $$ select * from api.projects $$;
 grant select on all tables in schema api to anon;
@@ -139,8 +147,18 @@ $t->error_ok('/project_invoices?select=project_id,invoice_total.sum()&order=invo
 $t->error_ok('/project_invoices?select=invoice_total.median()', 400, 'PGRST100', 'unknown aggregate');
 $t->error_ok('/project_invoices?select=invoice_total.sum', 400, 'PGRST100', 'aggregate without ()');
 $t->error_ok('/project_invoices?select=nope.sum()', 400, '42703', 'aggregate of an unknown column');
-$t->error_ok('/project_invoices?select=...projects(id.max())', 400, 'PGRST100',
-	     'aggregates inside a spread: not supported yet');
+# a spread's aggregates are the parent's (PostgREST's AggregateFunctionsSpec)
+rows_ok('/budget_expenses?select=total_expenses:expense_amount.sum(),...budget_categories(budget_owner,total_budget:budget_amount.sum())&order=budget_categories(budget_owner)',
+	[ { total_expenses => 600.52, budget_owner => 'Brian Smith', total_budget => 2000.42 },
+	  { total_expenses => 100.22, budget_owner => 'Jane Clarkson', total_budget => 7000.41 },
+	  { total_expenses => 900.27, budget_owner => 'Sally Hughes', total_budget => 500.23 } ],
+	'aggregates on spread columns, grouped by another spread column');
+rows_ok('/budget_expenses?select=...budget_categories(total_budget:budget_amount.sum())',
+	[ { total_budget => 9501.06 } ], 'only aggregates in a spread');
+rows_ok('/budget_expenses?select=...budget_categories(n:count(),top:budget_amount.max()::int)',
+	[ { n => 4, top => 7000 } ], 'count() and a result cast in a spread');
+$t->error_ok('/budget_expenses?select=...budget_categories(*,budget_amount.sum())', 400, 'PGRST100',
+	     '* in a spread with aggregates');
 
 is($t->sanitizer_reports, '', 'no AddressSanitizer/UBSan reports from the workers');
 done_testing();
