@@ -62,6 +62,7 @@ struct read_request {
 	const char *const *pre_values;  /* bound as $1..$n before the plan's own */
 	int n_pre_values;
 	bool sign_claims;           /* the result is jwt-claims-type: answer {"token": ...} */
+	const char *handler_type;   /* a media type handler answers, with this Content-Type */
 };
 
 int read_prepare(struct ctx *c, struct read_request *r);

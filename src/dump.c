@@ -22,7 +22,8 @@
  *                                  "variadic" } ],
  *                      "return_type", "return_type_schema", "return_type_name",
  *                      "returns_set", "rows_one", "returns_composite", "returns_void",
- *                      "volatility", "row_schema", "row_name", "settings",
+ *                      "volatility", "row_schema", "row_name", "handler",
+ *                      "handler_binary", "settings",
  *                      "description" } ] }
  *
  * It is a superset of the document the introspection query returns, so
@@ -196,6 +197,10 @@ static void put_function(struct sbuf *b, const struct sc_function *f)
 	put_str(b, "row_schema", f->row_schema);
 	sbuf_puts(b, ", ");
 	put_str(b, "row_name", f->row_name);
+	sbuf_puts(b, ", ");
+	put_str(b, "handler", f->handler);
+	sbuf_puts(b, ", ");
+	put_bool(b, "handler_binary", f->handler_binary);
 	sbuf_puts(b, ", ");
 	put_strings(b, "settings", f->settings, f->n_settings);
 	sbuf_puts(b, ", ");

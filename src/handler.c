@@ -245,6 +245,9 @@ int ctx_apply_response_gucs(struct ctx *c, const char *headers, const char *stat
 				ok = false;
 				break;
 			}
+			/* a Content-Type set by SQL replaces pg_rest's own, as in PostgREST */
+			if (strcasecmp(key, "Content-Type") == 0)
+				response_drop_header(&c->resp, "Content-Type");
 			response_header(&c->resp, arena_strdup(c->a, key),
 					arena_strdup(c->a, json_object_get_string(val)));
 		}

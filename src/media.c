@@ -155,6 +155,70 @@ enum media_type media_negotiate(const char *accept, unsigned allowed)
 	return MEDIA_NONE;
 }
 
+/* "text/<asterisk>" for "text/html": the range of the handler's main type */
+static bool range_covers(const char *t, size_t n, const char *handler)
+{
+	const char *slash = strchr(handler, '/');
+	size_t main_len = slash ? (size_t)(slash - handler) : strlen(handler);
+
+	return n == main_len + 2 && strncasecmp(t, handler, main_len) == 0 &&
+	       t[main_len] == '/' && t[main_len + 1] == '*';
+}
+
+/*
+ * A media type handler (PostgREST v12: a function returning a domain
+ * named like a media type) answers when the first acceptable entry of
+ * Accept, by q, names its type (or type/<asterisk>) before any builtin
+ * media type; a "<asterisk>/<asterisk>" handler answers whatever is asked,
+ * also without Accept, with the type asked for or application/octet-stream.
+ */
+bool media_handler_accepts(const char *accept, const char *handler, struct arena *a,
+			   const char **content_type)
+{
+	struct entry es[MAX_ENTRIES];
+	int n = 0;
+	bool any = strcmp(handler, "*/*") == 0;
+
+	*content_type = any ? "application/octet-stream" : handler;
+	if (accept == NULL || accept[strspn(accept, " \t,")] == '\0')
+		return any;
+	for (const char *p = accept; *p && n < MAX_ENTRIES;) {
+		size_t len = strcspn(p, ",");
+		const char *semi = memchr(p, ';', len);
+		struct entry *e = &es[n];
+
+		e->type = p;
+		e->type_len = semi ? (size_t)(semi - p) : len;
+		trim(&e->type, &e->type_len);
+		e->params = semi ? semi : p + len;
+		e->params_len = semi ? len - (size_t)(semi - p) : 0;
+		e->q = param_q(e->params, e->params_len);
+		e->order = n;
+		if (e->type_len > 0)
+			n++;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	qsort(es, (size_t)n, sizeof(es[0]), by_q);
+	for (int i = 0; i < n; i++) {
+		const struct entry *e = &es[i];
+
+		if (e->q <= 0)
+			continue;
+		if (any) {
+			if (memchr(e->type, '*', e->type_len) == NULL)
+				*content_type = arena_strndup(a, e->type, e->type_len);
+			return true;
+		}
+		if (eq_ci(e->type, e->type_len, handler) || range_covers(e->type, e->type_len, handler))
+			return true;
+		if (entry_media(e) != MEDIA_NONE)
+			return false;       /* a builtin one comes first */
+	}
+	return false;
+}
+
 const char *media_content_type(enum media_type m)
 {
 	switch (m) {

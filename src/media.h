@@ -5,6 +5,10 @@
 #ifndef PGR_MEDIA_H
 #define PGR_MEDIA_H
 
+#include <stdbool.h>
+
+#include "arena.h"
+
 enum media_type {
 	MEDIA_NONE = 0,             /* nothing acceptable */
 	MEDIA_JSON,                 /* application/json */
@@ -48,5 +52,13 @@ const char *media_plan_options(const char *accept);
 
 /* Content-Type value for a media type (with charset). */
 const char *media_content_type(enum media_type m);
+
+/*
+ * Does Accept ask for what a media type handler (a domain named like
+ * handler, "text/html" or "*" "/" "*") produces?  *content_type: what to
+ * answer with.
+ */
+bool media_handler_accepts(const char *accept, const char *handler, struct arena *a,
+			   const char **content_type);
 
 #endif

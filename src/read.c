@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -72,6 +73,23 @@ static long long read_total(const struct read_spec *spec, PGresult *main, PGresu
 	}
 }
 
+/* a bytea handler's value, sent by PostgreSQL as hex: the bytes */
+static const char *hex_decode(struct arena *a, const char *hex, size_t *len)
+{
+	size_t n = strlen(hex) / 2;
+	char *out = arena_alloc(a, n + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		out[i] = (char)v;
+	}
+	out[n] = '\0';
+	*len = n;
+	return out;
+}
+
 static int respond_read(struct ctx *c, const struct read_spec *spec, const struct query *q,
 			PGresult *main, PGresult *plan, const char *relation, bool sign_claims)
 {
@@ -103,7 +121,12 @@ static int respond_read(struct ctx *c, const struct read_spec *spec, const struc
 	if (sign_claims && body != NULL && (body = rpc_token_body(c, body)) == NULL)
 		return -1;
 	c->resp.status = (total >= 0 && upper - lower + 1 < total) ? 206 : 200;
-	response_header(&c->resp, "Content-Type", media_content_type(spec->media));
+	response_header(&c->resp, "Content-Type",
+			spec->handler_type ? spec->handler_type : media_content_type(spec->media));
+	size_t body_len = body ? strlen(body) : 0;
+
+	if (spec->handler_type && spec->handler_binary && body != NULL)
+		body = hex_decode(c->a, body, &body_len);
 	if (total != 0 && lower <= upper)
 		response_headerf(&c->resp, "Content-Range", "%lld-%lld/%s", lower, upper, total_s);
 	else
@@ -119,7 +142,7 @@ static int respond_read(struct ctx *c, const struct read_spec *spec, const struc
 		response_header(&c->resp, "Content-Profile", c->schema);
 	if (ctx_apply_response_gucs(c, ctx_getval(main, 3), ctx_getval(main, 4)) < 0)
 		return -1;
-	return response_send(&c->resp, body, body ? strlen(body) : 0);
+	return response_send(&c->resp, body, body_len);
 }
 
 /* Accept: application/vnd.pgrst.plan: the EXPLAIN output of the read */
@@ -146,7 +169,8 @@ int read_prepare(struct ctx *c, struct read_request *r)
 {
 	const char *accept = request_header(&c->req, "accept");
 
-	r->media = media_negotiate(accept, MEDIA_READS | (c->cfg->db_plan_enabled ? MEDIA_PLANS : 0));
+	r->media = r->handler_type != NULL ? MEDIA_JSON
+		   : media_negotiate(accept, MEDIA_READS | (c->cfg->db_plan_enabled ? MEDIA_PLANS : 0));
 	r->explain = r->media == MEDIA_PLAN_TEXT || r->media == MEDIA_PLAN_JSON;
 	r->plan_options = media_plan_options(accept);
 	if (r->media == MEDIA_NONE)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "json.h"
@@ -190,6 +191,26 @@ void response_header(struct response *r, const char *name, const char *value)
 	for (const char *p = value; *p; p++)
 		sbuf_putc(&r->headers, (*p == '\r' || *p == '\n') ? ' ' : *p);
 	sbuf_puts(&r->headers, "\r\n");
+}
+
+void response_drop_header(struct response *r, const char *name)
+{
+	size_t n = strlen(name), out = 0;
+	char *h = r->headers.data;
+
+	for (size_t i = 0; i < r->headers.len;) {
+		char *eol = strstr(h + i, "\r\n");
+		size_t line = eol ? (size_t)(eol - (h + i)) + 2 : r->headers.len - i;
+		bool same = line > n && h[i + n] == ':' && strncasecmp(h + i, name, n) == 0;
+
+		if (!same) {
+			memmove(h + out, h + i, line);
+			out += line;
+		}
+		i += line;
+	}
+	r->headers.len = out;
+	h[out] = '\0';
 }
 
 void response_headerf(struct response *r, const char *name, const char *fmt, ...)

@@ -69,6 +69,8 @@ void timing_skip(struct response *r);
 
 void response_init(struct response *r, FCGX_Stream *out, struct arena *a, bool head_only);
 void response_header(struct response *r, const char *name, const char *value);
+/* Remove the header lines called name (case-insensitive). */
+void response_drop_header(struct response *r, const char *name);
 
 /*
  * The longest Content-Location / Location value sent.  They echo the query

@@ -484,6 +484,26 @@ static void hoist_settings(struct ctx *c, const struct sc_function *f)
 	c->hoisted_values = sql_array_literal(c->a, values, n);
 }
 
+/*
+ * Media type handlers (PostgREST v12): a function returning a domain named
+ * like a media type answers with its value as that type when Accept asks
+ * for it.  The Content-Type to answer with, or NULL for the usual media.
+ */
+static const char *handler_type(struct ctx *c, const char *name)
+{
+	int count, first = schema_functions(c->w->schema, c->schema, name, &count);
+	const char *ct;
+
+	for (int i = 0; first >= 0 && i < count; i++) {
+		const struct sc_function *f = &c->w->schema->functions[first + i];
+
+		if (f->handler != NULL &&
+		    media_handler_accepts(request_header(&c->req, "accept"), f->handler, c->a, &ct))
+			return ct;
+	}
+	return NULL;
+}
+
 int handle_rpc(struct ctx *c, const char *name, bool head)
 {
 	bool post = strcmp(c->req.method, "POST") == 0;
@@ -495,6 +515,7 @@ int handle_rpc(struct ctx *c, const char *name, bool head)
 	if (c->w->schema == NULL)
 		return ctx_fail_with(c, 503, "PGRST002",
 				     "Could not query the database for the schema cache. Retrying.", NULL, NULL);
+	r.handler_type = handler_type(c, name);
 	if (read_prepare(c, &r) < 0)
 		return -1;
 	if (post ? args_from_body(c, &call) < 0 : (args_from_query(c, &r.q, &call), 0))
@@ -526,6 +547,8 @@ int handle_rpc(struct ctx *c, const char *name, bool head)
 		.returns_set = f->returns_set,
 		.single_row = f->returns_composite && !f->returns_set,
 		.returns_void = f->returns_void,
+		.handler_type = f->handler != NULL ? r.handler_type : NULL,
+		.handler_binary = f->handler_binary,
 	};
 
 	r.pre_values = &call.args_json;

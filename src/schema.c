@@ -460,6 +460,9 @@ static const char schema_query[] =
 	"      -- f(a_table_row): a computed field of that table or view\n"
 	"      'row_schema', an.nspname,\n"
 	"      'row_name', ac.relname,\n"
+	"      -- a domain named like a media type: a media type handler\n"
+	"      'handler', ht.typname,\n"
+	"      'handler_binary', rt.oid = 'pg_catalog.bytea'::pg_catalog.regtype,\n"
 	"      -- its SET clauses, \"name=value\" (db-hoisted-tx-settings)\n"
 	"      'settings', COALESCE(p.proconfig, '{}'),\n"
 	"      'description', ds.description)\n"
@@ -467,6 +470,8 @@ static const char schema_query[] =
 	"  FROM procs p\n"
 	"  LEFT JOIN proc_args_json aj ON aj.oid = p.oid\n"
 	"  LEFT JOIN dom_base db ON db.oid = p.prorettype\n"
+	"  LEFT JOIN pg_catalog.pg_type ht ON ht.oid = p.prorettype AND ht.typtype = 'd'\n"
+	"    AND pg_catalog.strpos(ht.typname, '/') > 0\n"
 	"  JOIN pg_catalog.pg_type rt ON rt.oid = COALESCE(db.base, p.prorettype)\n"
 	"  JOIN pg_catalog.pg_namespace rn ON rn.oid = rt.typnamespace\n"
 	"  LEFT JOIN pg_catalog.pg_class rc ON rc.oid = rt.typrelid\n"	"  LEFT JOIN pg_catalog.pg_type at ON at.oid = p.only_arg AND at.typrelid <> 0\n"
@@ -559,6 +564,7 @@ static void free_function(struct sc_function *f)
 	free(f->row_schema);
 	free(f->row_name);
 	free(f->description);
+	free(f->handler);
 	free_strings(f->settings, f->n_settings);
 }
 
@@ -1095,6 +1101,8 @@ static bool read_function(struct reader *rd, struct json_object *o, const char *
 	f->return_type_name = get_string(rd, o, where, "return_type_name", true);
 	f->returns_set = get_bool(rd, o, where, "returns_set");
 	f->rows_one = get_optional_bool(rd, o, where, "rows_one");
+	f->handler = get_optional_string(rd, o, where, "handler");
+	f->handler_binary = get_optional_bool(rd, o, where, "handler_binary");
 	f->returns_composite = get_bool(rd, o, where, "returns_composite");
 	f->returns_void = get_bool(rd, o, where, "returns_void");
 	f->volatility = get_code(rd, o, where, "volatility", "isv");

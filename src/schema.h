@@ -90,6 +90,8 @@ struct sc_function {
 	char *row_schema;           /* the only argument is this relation's row: */
 	char *row_name;             /* a computed field of it; else NULL */
 	char *description;
+	char *handler;              /* returns a domain named like a media type ("text/html"), or NULL */
+	bool handler_binary;        /* that domain is over bytea */
 	char **settings;            /* SET clauses, "name=value" */
 	int n_settings;
 };

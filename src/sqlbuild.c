@@ -1189,6 +1189,15 @@ static void put_body(struct sbuf *out, const struct read_spec *spec)
 		sbuf_puts(out, "NULL::text");
 		return;
 	}
+	if (spec->scalar && spec->handler_type != NULL) {
+		/* a media type handler: the values as they are, one after another */
+		if (spec->handler_binary)
+			sbuf_puts(out, "pg_catalog.encode(pg_catalog.string_agg("
+				       "_postgrest_t.pgrst_scalar::pg_catalog.bytea, ''::pg_catalog.bytea), 'hex')");
+		else
+			sbuf_puts(out, "pg_catalog.string_agg(_postgrest_t.pgrst_scalar::pg_catalog.text, '')");
+		return;
+	}
 	if (spec->scalar) {
 		/* a function's scalar result: the bare value, or an array of them */
 		if (media_is_object(spec->media) || !spec->returns_set)

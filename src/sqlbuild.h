@@ -67,6 +67,8 @@ struct read_spec {
 	bool head;                  /* HEAD: no body needed */
 	enum media_type media;      /* shape of the body */
 	enum count_kind count;
+	const char *handler_type;   /* a media type handler's value is the body (scalar) */
+	bool handler_binary;        /* over bytea: the body comes as hex */
 };
 
 /*
