@@ -108,8 +108,28 @@ static void fuzz_range(const char *h, long long offset, long long limit, struct 
 		FUZZ_CHECK(lv.limit == -1);
 }
 
+/* media type handlers: a content type always, and one that fits a header line */
+static void fuzz_handlers(const char *h)
+{
+	static const char *const handlers[] = {"text/html", "*/*", "application/vnd.twkb"};
+	struct arena a;
+
+	arena_init(&a);
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		const char *ct = NULL;
+		bool yes = media_handler_accepts(h, handlers[i], &a, &ct);
+
+		FUZZ_CHECK(fuzz_nonempty(ct));
+		FUZZ_CHECK(strpbrk(ct, ",;") == NULL);   /* response_header() drops CR and LF */
+		if (i == 1)
+			FUZZ_CHECK(yes || (h != NULL && h[strspn(h, " \t,")] != '\0'));
+	}
+	arena_destroy(&a);
+}
+
 static void fuzz_accept(const char *h)
 {
+	fuzz_handlers(h);
 	static const unsigned masks[] = {
 		MEDIA_READS, MEDIA_READS | MEDIA_PLANS, MEDIA_ROOT, MEDIA_BIT(MEDIA_JSON),
 		MEDIA_BIT(MEDIA_CSV), 0,
