@@ -119,13 +119,10 @@ static int by_q(const void *a, const void *b)
 	return x->order - y->order;
 }
 
-enum media_type media_negotiate(const char *accept, unsigned allowed)
+/* Accept's entries into es, most wanted first (by q, then as written); how many */
+static int parse_accept(const char *accept, struct entry es[MAX_ENTRIES])
 {
-	struct entry es[MAX_ENTRIES];
 	int n = 0;
-
-	if (accept == NULL || accept[strspn(accept, " \t,")] == '\0')
-		return (allowed & MEDIA_BIT(MEDIA_JSON)) ? MEDIA_JSON : MEDIA_NONE;
 
 	for (const char *p = accept; *p && n < MAX_ENTRIES;) {
 		size_t len = strcspn(p, ",");
@@ -146,6 +143,17 @@ enum media_type media_negotiate(const char *accept, unsigned allowed)
 			p++;
 	}
 	qsort(es, (size_t)n, sizeof(es[0]), by_q);
+	return n;
+}
+
+enum media_type media_negotiate(const char *accept, unsigned allowed)
+{
+	struct entry es[MAX_ENTRIES];
+	int n;
+
+	if (accept == NULL || accept[strspn(accept, " \t,")] == '\0')
+		return (allowed & MEDIA_BIT(MEDIA_JSON)) ? MEDIA_JSON : MEDIA_NONE;
+	n = parse_accept(accept, es);
 	for (int i = 0; i < n; i++) {
 		enum media_type m = entry_media(&es[i]);
 
@@ -176,31 +184,13 @@ bool media_handler_accepts(const char *accept, const char *handler, struct arena
 			   const char **content_type)
 {
 	struct entry es[MAX_ENTRIES];
-	int n = 0;
+	int n;
 	bool any = strcmp(handler, "*/*") == 0;
 
 	*content_type = any ? "application/octet-stream" : handler;
 	if (accept == NULL || accept[strspn(accept, " \t,")] == '\0')
 		return any;
-	for (const char *p = accept; *p && n < MAX_ENTRIES;) {
-		size_t len = strcspn(p, ",");
-		const char *semi = memchr(p, ';', len);
-		struct entry *e = &es[n];
-
-		e->type = p;
-		e->type_len = semi ? (size_t)(semi - p) : len;
-		trim(&e->type, &e->type_len);
-		e->params = semi ? semi : p + len;
-		e->params_len = semi ? len - (size_t)(semi - p) : 0;
-		e->q = param_q(e->params, e->params_len);
-		e->order = n;
-		if (e->type_len > 0)
-			n++;
-		p += len;
-		if (*p == ',')
-			p++;
-	}
-	qsort(es, (size_t)n, sizeof(es[0]), by_q);
+	n = parse_accept(accept, es);
 	for (int i = 0; i < n; i++) {
 		const struct entry *e = &es[i];
 
