@@ -62,35 +62,39 @@ static void install_config(struct worker *w, struct config *fresh)
 	w->schema_stale = true;
 }
 
-/*
- * db-config: the configuration from the file, the environment and the
- * authenticator's pgrst.* settings (read on the working connection, with
- * cfg's db-pre-config).  Returns it, with the settings' signature in *sig,
- * or NULL (logged) when it cannot be had: the one in use stays.
- */
-static struct config *load_with_db_settings(struct worker *w, const struct config *cfg, char **sig)
+/* db-config: the authenticator's pgrst.* settings, read on the working connection */
+static bool read_db_settings(struct worker *w, const struct config *cfg, struct dbsettings *db)
 {
-	struct dbsettings db;
-	struct config *fresh;
 	char msg[512];
 
-	*sig = NULL;
-	if (dbsettings_read(w->db.conn, cfg, &db, msg, sizeof(msg)) < 0) {
+	if (dbsettings_read(w->db.conn, cfg, db, msg, sizeof(msg)) < 0) {
 		log_error("in-database configuration not read: %s", msg);
-		return NULL;
+		return false;
 	}
-	fresh = calloc(1, sizeof(*fresh));
-	if (fresh == NULL || load_config(fresh, w->config_path, &db) < 0) {
+	return true;
+}
+
+/*
+ * The configuration from the file, the environment and db over them, or
+ * NULL (logged) when it does not load: the one in use stays.  db is
+ * released; its signature goes to *sig.
+ */
+static struct config *load_with_db_settings(struct worker *w, struct dbsettings *db, char **sig)
+{
+	struct config *fresh = calloc(1, sizeof(*fresh));
+
+	*sig = NULL;
+	if (fresh == NULL || load_config(fresh, w->config_path, db) < 0) {
 		log_error("in-database configuration not applied; keeping the one in use");
 		free(fresh);
-		dbsettings_free(&db);
+		dbsettings_free(db);
 		return NULL;
 	}
-	if (db.n > 0)
-		log_info("in-database configuration applied: %d setting%s", db.n, db.n == 1 ? "" : "s");
-	*sig = db.signature;
-	db.signature = NULL;
-	dbsettings_free(&db);
+	if (db->n > 0)
+		log_info("in-database configuration applied: %d setting%s", db->n, db->n == 1 ? "" : "s");
+	*sig = db->signature;
+	db->signature = NULL;
+	dbsettings_free(db);
 	return fresh;
 }
 
@@ -107,6 +111,7 @@ static bool connected(const struct worker *w)
 static void reload_config(struct worker *w)
 {
 	struct config *fresh = calloc(1, sizeof(*fresh));
+	struct dbsettings db;
 	char *sig = NULL;
 
 	if (fresh == NULL || worker_load_config(fresh, w->config_path) < 0) {
@@ -115,7 +120,8 @@ static void reload_config(struct worker *w)
 		return;
 	}
 	if (fresh->db_config && connected(w)) {
-		struct config *full = load_with_db_settings(w, fresh, &sig);
+		struct config *full = read_db_settings(w, fresh, &db)
+			? load_with_db_settings(w, &db, &sig) : NULL;
 
 		config_free(fresh);
 		free(fresh);
@@ -140,20 +146,15 @@ static void apply_db_settings(struct worker *w)
 {
 	struct dbsettings db;
 	struct config *fresh;
-	char msg[512], *sig;
+	char *sig;
 
-	if (!w->cfg->db_config)
+	if (!w->cfg->db_config || !read_db_settings(w, w->cfg, &db))
 		return;
-	if (dbsettings_read(w->db.conn, w->cfg, &db, msg, sizeof(msg)) < 0) {
-		log_error("in-database configuration not read: %s", msg);
+	if (w->db_settings != NULL ? strcmp(w->db_settings, db.signature) == 0 : db.n == 0) {
+		dbsettings_free(&db);
 		return;
 	}
-	bool same = w->db_settings != NULL ? strcmp(w->db_settings, db.signature) == 0 : db.n == 0;
-
-	dbsettings_free(&db);
-	if (same)
-		return;
-	fresh = load_with_db_settings(w, w->cfg, &sig);
+	fresh = load_with_db_settings(w, &db, &sig);
 	if (fresh == NULL)
 		return;
 	install_config(w, fresh);
