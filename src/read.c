@@ -6,7 +6,6 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,20 +72,20 @@ static long long read_total(const struct read_spec *spec, PGresult *main, PGresu
 	}
 }
 
-/* a bytea handler's value, sent by PostgreSQL as hex: the bytes */
-static const char *hex_decode(struct arena *a, const char *hex, size_t *len)
+/* a bytea handler's value in PostgreSQL's text output: the bytes (libpq decodes either format) */
+static const char *bytea_decode(struct arena *a, const char *text, size_t *len)
 {
-	size_t n = strlen(hex) / 2;
-	char *out = arena_alloc(a, n + 1);
+	unsigned char *raw = PQunescapeBytea((const unsigned char *)text, len);
+	char *out;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		sscanf(hex + 2 * i, "%2x", &v);
-		out[i] = (char)v;
+	if (raw == NULL) {
+		*len = 0;
+		return "";
 	}
-	out[n] = '\0';
-	*len = n;
+	out = arena_alloc(a, *len + 1);
+	memcpy(out, raw, *len);
+	out[*len] = '\0';
+	PQfreemem(raw);
 	return out;
 }
 
@@ -126,7 +125,7 @@ static int respond_read(struct ctx *c, const struct read_spec *spec, const struc
 	size_t body_len = body ? strlen(body) : 0;
 
 	if (spec->handler_type && spec->handler_binary && body != NULL)
-		body = hex_decode(c->a, body, &body_len);
+		body = bytea_decode(c->a, body, &body_len);
 	if (total != 0 && lower <= upper)
 		response_headerf(&c->resp, "Content-Range", "%lld-%lld/%s", lower, upper, total_s);
 	else

@@ -1192,8 +1192,8 @@ static void put_body(struct sbuf *out, const struct read_spec *spec)
 	if (spec->scalar && spec->handler_type != NULL) {
 		/* a media type handler: the values as they are, one after another */
 		if (spec->handler_binary)
-			sbuf_puts(out, "pg_catalog.encode(pg_catalog.string_agg("
-				       "_postgrest_t.pgrst_scalar::pg_catalog.bytea, ''::pg_catalog.bytea), 'hex')");
+			sbuf_puts(out, "pg_catalog.string_agg("
+				       "_postgrest_t.pgrst_scalar::pg_catalog.bytea, ''::pg_catalog.bytea)");
 		else
 			sbuf_puts(out, "pg_catalog.string_agg(_postgrest_t.pgrst_scalar::pg_catalog.text, '')");
 		return;

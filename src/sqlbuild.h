@@ -68,7 +68,7 @@ struct read_spec {
 	enum media_type media;      /* shape of the body */
 	enum count_kind count;
 	const char *handler_type;   /* a media type handler's value is the body (scalar) */
-	bool handler_binary;        /* over bytea: the body comes as hex */
+	bool handler_binary;        /* over bytea: the body comes as bytea text output */
 };
 
 /*
