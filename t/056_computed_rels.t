@@ -54,9 +54,7 @@ $t->start_nginx(prefix => '/');
 
 sub rows_ok {
 	my ($path, $want, $name, %o) = @_;
-	my $r = $t->request($o{method} // 'GET', $path, %o);
-	is($r->{status}, $o{status} // 200, "$name: status") or diag($r->{content});
-	is_deeply($r->{json}, $want, "$name: body") or diag($r->{content});
+	$t->json_ok($path, delete $o{status} // 200, $want, $name, %o);
 }
 
 rows_ok('/films?select=title,reviews(stars)&order=id',

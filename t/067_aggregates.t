@@ -75,12 +75,7 @@ $t->error_ok('/projects?select=count', 400, '42703', 'bare count is a column nam
 $t->stop_workers;
 $t->start_workers(config => { %cfg, 'db-aggregates-enabled' => \'true' }, workers => 1);
 
-sub rows_ok {
-	my ($path, $want, $name) = @_;
-	my $r = $t->get($path);
-	is($r->{status}, 200, "$name: 200") or diag($r->{content});
-	is_deeply($r->{json}, $want, "$name: rows") or diag($r->{content});
-}
+sub rows_ok { my ($path, $want, $name) = @_; $t->json_ok($path, 200, $want, $name) }
 
 rows_ok('/projects?select=count()', [ { count => 5 } ], 'count()');
 rows_ok('/projects?select=cnt:count()', [ { cnt => 5 } ], 'count() with an alias');

@@ -271,6 +271,11 @@ Four assertions on an error answer: the status, a JSON Content-Type, the
 C<code>, and that C<message>, C<details> and C<hint> are present.  Returns
 the response, and in list context also the decoded body (a hash).
 
+=item C<< $t->json_ok($path, $status, $want, $name, method => 'GET', headers => {...}, body => ...) >>
+
+Two assertions on a JSON answer: the status, and the decoded body
+C<is_deeply> C<$want>.  Returns the response.
+
 =item C<< $t->jwt(\%claims, $secret, alg => 'HS256') >>
 
 A signed token (HS256, HS384 or HS512), header C<{"alg":..,"typ":"JWT"}>.
@@ -1458,6 +1463,15 @@ sub get {
 # JWT
 
 my %HMAC = (HS256 => \&hmac_sha256, HS384 => \&hmac_sha384, HS512 => \&hmac_sha512);
+
+# A JSON answer: status and the decoded body (is_deeply).  Returns the response.
+sub json_ok {
+	my ($self, $path, $status, $want, $name, %opt) = @_;
+	my $r = $self->request($opt{method} // 'GET', $path, %opt);
+	Test::More::is($r->{status}, $status, "$name: status $status") or Test::More::diag($r->{content});
+	Test::More::is_deeply($r->{json}, $want, "$name: body") or Test::More::diag($r->{content});
+	return $r;
+}
 
 # An error answer: status, a JSON body with PostgREST's four keys, the code.
 # Returns the response (and, in list context, the decoded body too).
