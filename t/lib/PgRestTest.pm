@@ -467,6 +467,22 @@ sub _tail {
 	return join("\n", @l) . "\n";
 }
 
+# Wait (at most 15 s) until $addr:$port accepts a TCP connection while $pid
+# lives; true when it does.
+sub _wait_listening {
+	my ($pid, $addr, $port) = @_;
+	my $deadline = time + 15;
+
+	for (1 .. 1500) {
+		return 0 if time > $deadline || !_alive($pid);
+		my $c = IO::Socket::INET->new(PeerAddr => $addr, PeerPort => $port,
+					     Proto => 'tcp', Timeout => 1);
+		if ($c) { close $c; return 1 }
+		sleep 0.02;
+	}
+	return 0;
+}
+
 # true while $pid exists and is not a zombie; reaps it if it is our child
 sub _alive {
 	my ($pid) = @_;
@@ -1117,16 +1133,7 @@ EOC
 			_exit(127);
 		}
 		$self->{nginx_pid} = $pid;
-		my $deadline = time + 15;
-		my $up = 0;
-		for (1 .. 1500) {
-			last if time > $deadline;
-			last unless _alive($pid);
-			my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-						     Proto => 'tcp', Timeout => 1);
-			if ($c) { close $c; $up = 1; last }
-			sleep 0.02;
-		}
+		my $up = _wait_listening($pid, '127.0.0.1', $port);
 		if ($up) {
 			$self->{nginx_port} = $port;
 			$self->{nginx_ports} = \%ports;
@@ -1358,16 +1365,7 @@ EOC
 			_exit(127);
 		}
 		$self->{apache_pid} = $pid;
-		my $deadline = time + 15;
-		my $up = 0;
-		for (1 .. 1500) {
-			last if time > $deadline;
-			last unless _alive($pid);
-			my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-						     Proto => 'tcp', Timeout => 1);
-			if ($c) { close $c; $up = 1; last }
-			sleep 0.02;
-		}
+		my $up = _wait_listening($pid, '127.0.0.1', $port);
 		if ($up) {
 			$self->{apache_port} = $port;
 			return $self->{base_url} = "http://127.0.0.1:$port";
@@ -1718,14 +1716,7 @@ EOI
 	}
 	$self->{pgbouncer} = { host => $addr, port => $port, pid => $pid, log => $log };
 	$self->_stop_also('stop_pgbouncer');
-	my $deadline = time + 15;
-	for (1 .. 1500) {
-		last if time > $deadline || !_alive($pid);
-		my $c = IO::Socket::INET->new(PeerAddr => $addr, PeerPort => $port,
-					     Proto => 'tcp', Timeout => 1);
-		if ($c) { close $c; return { %{ $self->{pgbouncer} } } }
-		sleep 0.02;
-	}
+	return { %{ $self->{pgbouncer} } } if _wait_listening($pid, $addr, $port);
 	my $text = _tail(_slurp($log), 30);
 	$self->stop_pgbouncer;
 	die "PgRestTest: pgbouncer did not start:\n$text";
